@@ -1,0 +1,231 @@
+"""The emulator's persistent tenant: applications, service principals and role assignments.
+
+Everything lives in one JSON document, ``tenant.json`` in the state dir, rewritten atomically on
+every change so a restarted emulator still knows yesterday's registrations. Entities are stored in
+Microsoft Graph's own shapes (``application``, ``servicePrincipal``, ``appRoleAssignment``) so that
+Graph can return them nearly as stored.
+
+All access goes through ``TenantState.read()`` (a consistent snapshot under the lock) or
+``TenantState.transaction()`` (mutate, then persist on a clean exit; an exception discards the
+change). Client secrets are stored as salted SHA-256 hashes, never in clear.
+"""
+import contextlib
+import copy
+import datetime
+import hashlib
+import json
+import secrets
+import threading
+import uuid
+from pathlib import Path
+
+from ..core.fileio import PRIVATE, atomic_write
+
+# First-party resources every Entra tenant has. App role ids are Microsoft Graph's real ones, so a
+# token's ``roles`` claim reads as it would against the real service.
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+ARM_APP_ID = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
+APPLICATION_READWRITE_ALL = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9"
+APPLICATION_READWRITE_OWNEDBY = "18a4783c-866b-4cc7-a460-3d5e5662c884"
+FIRST_PARTY = {
+    GRAPH_APP_ID: {
+        "displayName": "Microsoft Graph",
+        "servicePrincipalNames": [GRAPH_APP_ID, "https://graph.microsoft.com",
+                                  "https://graph.microsoft.com/"],
+        "appRoles": [
+            {"id": APPLICATION_READWRITE_ALL, "value": "Application.ReadWrite.All",
+             "displayName": "Read and write all applications", "allowedMemberTypes": ["Application"],
+             "description": "Manage all applications.", "isEnabled": True, "origin": "Application"},
+            {"id": APPLICATION_READWRITE_OWNEDBY, "value": "Application.ReadWrite.OwnedBy",
+             "displayName": "Manage apps that this app creates or owns",
+             "allowedMemberTypes": ["Application"], "description": "Manage owned applications.",
+             "isEnabled": True, "origin": "Application"},
+        ],
+    },
+    ARM_APP_ID: {
+        "displayName": "Windows Azure Service Management API",
+        "servicePrincipalNames": [ARM_APP_ID, "https://management.core.windows.net/",
+                                  "https://management.azure.com/", "https://management.azure.com"],
+        "appRoles": [],
+    },
+}
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def graph_time(moment):
+    """Graph's DateTimeOffset form: ``2026-11-26T19:31:39Z``."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_graph_time(text):
+    """Parse a Graph DateTimeOffset (``Z`` or an offset, with or without fractions)."""
+    value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def hash_secret(secret, salt=None):
+    salt = salt or secrets.token_hex(16)
+    return salt, hashlib.sha256((salt + secret).encode("utf-8")).hexdigest()
+
+
+class TenantState:
+    """The tenant document under ``state_dir/tenant.json``, guarded by one re-entrant lock."""
+
+    FILE = "tenant.json"
+
+    def __init__(self, state_dir, *, tenant_domain="entracert-emulator.onmicrosoft.com"):
+        self.path = Path(state_dir) / self.FILE
+        self._lock = threading.RLock()
+        if self.path.exists():
+            self._data = json.loads(self.path.read_text(encoding="utf-8"))
+        else:
+            self._data = self._new_tenant(tenant_domain)
+            self._save()
+
+    @property
+    def tenant_id(self):
+        return self._data["tenant"]["id"]
+
+    @property
+    def tenant_domain(self):
+        return self._data["tenant"]["domain"]
+
+    @contextlib.contextmanager
+    def read(self):
+        """A consistent view of the document; do not mutate it."""
+        with self._lock:
+            yield self._data
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """Mutate a working copy; it replaces the document (and the file) only on a clean exit."""
+        with self._lock:
+            working = copy.deepcopy(self._data)
+            yield working
+            self._data = working
+            self._save()
+
+    def _save(self):
+        atomic_write(self.path, json.dumps(self._data, indent=1).encode("utf-8"), mode=PRIVATE,
+                     overwrite=True)
+
+    def _new_tenant(self, domain):
+        data = {
+            "tenant": {"id": str(uuid.uuid4()), "domain": domain, "displayName": "entracert emulator"},
+            "applications": {},
+            "servicePrincipals": {},
+            "appRoleAssignments": [],
+        }
+        for app_id, resource in FIRST_PARTY.items():
+            sp = new_service_principal(app_id, resource["displayName"], resource["appRoles"])
+            sp["servicePrincipalNames"] = list(resource["servicePrincipalNames"])
+            data["servicePrincipals"][sp["id"]] = sp
+        return data
+
+
+# --- Domain operations on a document (call them inside ``transaction()`` or ``read()``). ---
+
+def new_service_principal(app_id, display_name, app_roles=(), identifier_uris=()):
+    return {
+        "id": str(uuid.uuid4()),
+        "appId": app_id,
+        "displayName": display_name,
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "appRoles": copy.deepcopy(list(app_roles)),
+        "servicePrincipalNames": [app_id, *identifier_uris],
+    }
+
+
+def create_application(data, fields):
+    """Add an application (Graph shape) and its service principal; return the application."""
+    app = {
+        "id": str(uuid.uuid4()),
+        "appId": str(uuid.uuid4()),
+        "displayName": fields.get("displayName") or "",
+        "identifierUris": list(fields.get("identifierUris") or []),
+        "keyCredentials": list(fields.get("keyCredentials") or []),
+        "passwordCredentials": [],
+        "appRoles": list(fields.get("appRoles") or []),
+        "api": fields.get("api") or {"requestedAccessTokenVersion": None},
+        "signInAudience": fields.get("signInAudience") or "AzureADMyOrg",
+        "createdDateTime": graph_time(utcnow()),
+    }
+    data["applications"][app["id"]] = app
+    sp = new_service_principal(app["appId"], app["displayName"], app["appRoles"],
+                               app["identifierUris"])
+    data["servicePrincipals"][sp["id"]] = sp
+    return app
+
+
+def delete_application(data, object_id):
+    """Remove an application, its service principal and every role assignment touching it."""
+    app = data["applications"].pop(object_id)
+    sp = service_principal_for(data, app["appId"])
+    if sp is not None:
+        del data["servicePrincipals"][sp["id"]]
+        data["appRoleAssignments"] = [
+            a for a in data["appRoleAssignments"]
+            if sp["id"] not in (a["principalId"], a["resourceId"])]
+    return app
+
+
+def application_by_app_id(data, app_id):
+    return next((a for a in data["applications"].values() if a["appId"] == app_id), None)
+
+
+def service_principal_for(data, app_id):
+    return next((s for s in data["servicePrincipals"].values() if s["appId"] == app_id), None)
+
+
+def sync_service_principal(data, app):
+    """Keep the SP's roles and names in step after its application changed."""
+    sp = service_principal_for(data, app["appId"])
+    if sp is not None:
+        sp["displayName"] = app["displayName"]
+        sp["appRoles"] = copy.deepcopy(app.get("appRoles") or [])
+        sp["servicePrincipalNames"] = [app["appId"], *app.get("identifierUris", [])]
+
+
+def resource_for_audience(data, audience):
+    """The service principal a token audience (appId, api://appId, identifier URI) names, or None."""
+    wanted = {audience, audience.rstrip("/"), audience.rstrip("/") + "/"}
+    for sp in data["servicePrincipals"].values():
+        names = set(sp.get("servicePrincipalNames", [])) | {f"api://{sp['appId']}"}
+        if names & wanted:
+            return sp
+    return None
+
+
+def assign_app_role(data, principal_id, resource_id, app_role_id):
+    """Grant an application role of ``resource_id`` (SP) to ``principal_id`` (SP); idempotent."""
+    for existing in data["appRoleAssignments"]:
+        if (existing["principalId"], existing["resourceId"], existing["appRoleId"]) == (
+                principal_id, resource_id, app_role_id):
+            return existing
+    principal = data["servicePrincipals"][principal_id]
+    resource = data["servicePrincipals"][resource_id]
+    assignment = {
+        "id": secrets.token_urlsafe(32),
+        "principalId": principal_id,
+        "principalType": "ServicePrincipal",
+        "principalDisplayName": principal["displayName"],
+        "resourceId": resource_id,
+        "resourceDisplayName": resource["displayName"],
+        "appRoleId": app_role_id,
+        "createdDateTime": graph_time(utcnow()),
+    }
+    data["appRoleAssignments"].append(assignment)
+    return assignment
+
+
+def roles_of(data, principal_id, resource_id):
+    """The role *values* ``principal_id`` holds on ``resource_id``, as a token's ``roles`` claim."""
+    resource = data["servicePrincipals"].get(resource_id) or {}
+    by_id = {role["id"]: role["value"] for role in resource.get("appRoles", [])}
+    return sorted({by_id[a["appRoleId"]] for a in data["appRoleAssignments"]
+                   if a["principalId"] == principal_id and a["resourceId"] == resource_id
+                   and a["appRoleId"] in by_id})
