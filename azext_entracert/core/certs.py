@@ -378,8 +378,8 @@ def validate(loaded, *, warn_days=30, key_path=None, now=None):
     if loaded.private_key is not None:
         check("privateKeyMatches", key_matches(loaded.private_key, certificate),
               "the private key belongs to the certificate")
-        key_file = key_path or (loaded.source if not loaded.source.startswith("env:") else None)
-        if key_file:
+        key_file = key_path or loaded.source
+        if key_file and Path(key_file).expanduser().is_file():  # not for env: or generated keys
             mode = Path(key_file).expanduser().stat().st_mode & 0o777
             check("privateKeyFilePermissions", not mode & 0o077,
                   f"'{key_file}' has mode {mode:04o}"

@@ -1,0 +1,1 @@
+"""pytest plugin handing certificate-authenticated Entra ID tokens to integration tests."""
