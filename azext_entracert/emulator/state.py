@@ -229,3 +229,42 @@ def roles_of(data, principal_id, resource_id):
     return sorted({by_id[a["appRoleId"]] for a in data["appRoleAssignments"]
                    if a["principalId"] == principal_id and a["resourceId"] == resource_id
                    and a["appRoleId"] in by_id})
+
+
+# --- Credentials (shared by Graph's addPassword/PATCH and the STS). ---
+
+# Stored beside a passwordCredential, never returned by Graph: strip them on the way out.
+SECRET_FIELDS = ("secretSalt", "secretHash")
+
+
+def add_password_credential(app, *, display_name=None, start=None, end=None):
+    """Add a client secret to ``app`` (in a transaction); return ``(graph_view, secret_text)``.
+
+    Only a salted hash is stored; ``graph_view`` is the passwordCredential as Graph's addPassword
+    answers it (with ``secretText``, the one time the secret is shown)."""
+    secret = secrets.token_urlsafe(30)
+    salt, digest = hash_secret(secret)
+    start = start or utcnow()
+    stored = {
+        "customKeyIdentifier": None,
+        "displayName": display_name,
+        "endDateTime": graph_time(end or start + datetime.timedelta(days=365 * 2)),
+        "hint": secret[:3],
+        "keyId": str(uuid.uuid4()),
+        "secretText": None,
+        "startDateTime": graph_time(start),
+        "secretSalt": salt,
+        "secretHash": digest,
+    }
+    app.setdefault("passwordCredentials", []).append(stored)
+    view = {k: v for k, v in stored.items() if k not in SECRET_FIELDS}
+    view["secretText"] = secret
+    return view, secret
+
+
+def secret_matches(credential, secret):
+    """Whether ``secret`` is the one stored (hashed) in ``credential``; constant time."""
+    salt, stored = credential.get("secretSalt"), credential.get("secretHash")
+    if not salt or not stored:
+        return False
+    return secrets.compare_digest(hash_secret(secret, salt)[1], stored)

@@ -1,0 +1,248 @@
+"""``Emulator``: the local Entra ID + Graph emulator as one object to start, use and stop.
+
+    with Emulator(tmp_path) as emu:
+        app = emu.create_application("my-app", certificates=[cert])
+        ... MSAL / azure-identity / az against emu.authority_host, trusting emu.ca_bundle ...
+
+The state dir keeps the PKI material and ``tenant.json``: a restarted emulator has the same CA,
+tenant id and applications (the port is new unless given). On first start it registers a
+bootstrap admin application (certificate in ``admin.pem``, 0600) holding Microsoft Graph's
+``Application.ReadWrite.All`` application role.
+"""
+import base64
+import copy
+import os
+import threading
+import time
+import uuid
+
+from ..core.errors import ConfigurationError
+from . import state as st
+from .pki import Pki
+from .server import Faults, RequestLog, Router, TLSServer, is_loopback
+from .sts import SecurityTokenService
+
+ADMIN_NAME = "entracert emulator admin"
+
+
+def key_credential(certificate, *, display_name=None, start=None, end=None):
+    """The Graph keyCredential registering ``certificate`` (dates default to its validity)."""
+    from ..core.certs import der_of, sha1_thumbprint
+
+    return {
+        "customKeyIdentifier": sha1_thumbprint(certificate),
+        "displayName": display_name if display_name is not None
+        else certificate.subject.rfc4514_string()[:90],
+        "endDateTime": st.graph_time(end or certificate.not_valid_after_utc),
+        "key": base64.b64encode(der_of(certificate)).decode("ascii"),
+        "keyId": str(uuid.uuid4()),
+        "startDateTime": st.graph_time(start or certificate.not_valid_before_utc),
+        "type": "AsymmetricX509Cert",
+        "usage": "Verify",
+    }
+
+
+def _graph_api(**kwargs):
+    """Microsoft Graph's handler, or None while ``graph.py`` is not there (routes answer 501)."""
+    try:
+        from .graph import GraphApi
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.graph":
+            raise
+        return None
+    return GraphApi(**kwargs)
+
+
+class Emulator:
+    """A running emulator: TLS server thread, STS, Graph, and helpers for tests."""
+
+    def __init__(self, state_dir, *, host="127.0.0.1", port=0, clock_skew=300, allow_remote=False,
+                 tenant_domain="entracert-emulator.onmicrosoft.com", clock=time.time):
+        if not allow_remote and not is_loopback(host):
+            raise ConfigurationError(
+                f"The emulator will not listen on '{host}': it is not a loopback address, so other "
+                "machines could use its admin credentials.",
+                hint="Use --host 127.0.0.1 (the default), or pass --allow-remote if you mean it.")
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigurationError(f"The port {port!r} is not a TCP port.", hint="Use 0-65535.")
+        self.state_dir = os.fspath(state_dir)
+        self.host, self.port = host, port
+        self.clock_skew, self.clock = clock_skew, clock
+        self._tenant_domain = tenant_domain
+        self._server = self._thread = None
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def start(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.pki = Pki(self.state_dir, host=self.host)
+        self.state = st.TenantState(self.state_dir, tenant_domain=self._tenant_domain)
+        self.admin = self._ensure_admin()
+        try:
+            server = TLSServer((self.host, self.port), self.pki.server_context(), None)
+        except OSError as exc:
+            raise ConfigurationError(f"The emulator cannot listen on {self.host}:{self.port}: "
+                                     f"{exc.strerror or exc}.",
+                                     hint="Choose another --port, or 0 for a free one.") from exc
+        self.port = server.server_address[1]
+        url_host = f"[{self.host}]" if ":" in self.host else self.host
+        self.authority_host = f"https://{url_host}:{self.port}"
+        self.sts = SecurityTokenService(self.state, self.pki, origin=self.authority_host,
+                                        clock=self.clock, clock_skew=self.clock_skew)
+        graph = _graph_api(state=self.state, verify_access_token=self.sts.verify_access_token,
+                           origin=self.authority_host, clock=self.clock)
+        server.router = Router(self.sts, graph, RequestLog(), Faults())
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"entracert-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self):
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # --- what clients need -------------------------------------------------------------------
+
+    @property
+    def tenant_id(self):
+        return self.state.tenant_id
+
+    @property
+    def tenant_domain(self):
+        return self.state.tenant_domain
+
+    @property
+    def graph_endpoint(self):
+        return self.authority_host
+
+    @property
+    def ca_bundle(self):
+        return str(self.pki.ca_path)
+
+    @property
+    def token_endpoint(self):
+        return f"{self.authority_host}/{self.tenant_id}/oauth2/v2.0/token"
+
+    @property
+    def info(self):
+        """What a client needs, as ``python -m azext_entracert.emulator`` prints it."""
+        return {"authority_host": self.authority_host, "tenant_id": self.tenant_id,
+                "tenant_domain": self.tenant_domain, "graph_endpoint": self.graph_endpoint,
+                "ca_bundle": self.ca_bundle, "admin": dict(self.admin), "pid": os.getpid()}
+
+    def _ensure_admin(self):
+        from ..core.certs import sha1_thumbprint
+
+        thumbprint = sha1_thumbprint(self.pki.admin_cert)
+        with self.state.transaction() as data:
+            app = data["applications"].get(data["tenant"].get("adminObjectId", ""))
+            if app is None:
+                app = st.create_application(data, {"displayName": ADMIN_NAME})
+                data["tenant"]["adminObjectId"] = app["id"]
+            if not any(c.get("customKeyIdentifier") == thumbprint for c in app["keyCredentials"]):
+                app["keyCredentials"].append(key_credential(self.pki.admin_cert,
+                                                            display_name=ADMIN_NAME))
+            graph_sp = st.service_principal_for(data, st.GRAPH_APP_ID)
+            admin_sp = st.service_principal_for(data, app["appId"])
+            st.assign_app_role(data, admin_sp["id"], graph_sp["id"], st.APPLICATION_READWRITE_ALL)
+        return {"client_id": app["appId"], "object_id": app["id"],
+                "certificate": str(self.pki.admin_path)}
+
+    # --- test helpers ------------------------------------------------------------------------
+
+    def create_application(self, display_name, *, certificates=(), identifier_uris=(),
+                           app_roles=(), requested_token_version=None):
+        """Register an application (and its service principal); returns a copy of it.
+
+        ``certificates`` are ``x509.Certificate`` objects registered as keyCredentials;
+        ``app_roles`` are role values (strings) or Graph appRole dicts."""
+        roles = [role if isinstance(role, dict) else {
+            "id": str(uuid.uuid4()), "value": role, "displayName": role, "description": role,
+            "allowedMemberTypes": ["Application"], "isEnabled": True, "origin": "Application"}
+            for role in app_roles]
+        with self.state.transaction() as data:
+            app = st.create_application(data, {
+                "displayName": display_name, "identifierUris": list(identifier_uris),
+                "keyCredentials": [key_credential(c) for c in certificates], "appRoles": roles,
+                "api": {"requestedAccessTokenVersion": requested_token_version}})
+            return copy.deepcopy(app)
+
+    def application(self, app_id):
+        """A copy of the application with this appId (KeyError if there is none)."""
+        with self.state.read() as data:
+            app = st.application_by_app_id(data, app_id)
+            if app is None:
+                raise KeyError(f"no application with appId {app_id}")
+            return copy.deepcopy(app)
+
+    def add_certificate(self, app_id, certificate, *, start=None, end=None):
+        """Register one more certificate on an application; returns its keyId."""
+        credential = key_credential(certificate, start=start, end=end)
+        with self.state.transaction() as data:
+            self._app(data, app_id)["keyCredentials"].append(credential)
+        return credential["keyId"]
+
+    def remove_credential(self, app_id, key_id):
+        """Remove a key or password credential by keyId."""
+        with self.state.transaction() as data:
+            app = self._app(data, app_id)
+            for kind in ("keyCredentials", "passwordCredentials"):
+                app[kind] = [c for c in app.get(kind) or [] if c["keyId"] != key_id]
+
+    def add_client_secret(self, app_id, *, start=None, end=None, display_name=None):
+        """Add a client secret; returns its text (the only time it is available)."""
+        with self.state.transaction() as data:
+            _, secret = st.add_password_credential(self._app(data, app_id), start=start, end=end,
+                                                   display_name=display_name)
+        return secret
+
+    def grant_app_role(self, client_app_id, resource_app_id_or_uri, role_value):
+        """Grant the client application an application role of a resource (by appId or URI)."""
+        with self.state.transaction() as data:
+            client = st.service_principal_for(data, client_app_id)
+            resource = (st.service_principal_for(data, resource_app_id_or_uri)
+                        or st.resource_for_audience(data, resource_app_id_or_uri))
+            if client is None or resource is None:
+                raise KeyError(f"unknown application {client_app_id} or resource "
+                               f"{resource_app_id_or_uri}")
+            role = next((r for r in resource["appRoles"] if r["value"] == role_value), None)
+            if role is None:
+                raise KeyError(f"{resource['displayName']} has no application role {role_value}")
+            return copy.deepcopy(st.assign_app_role(data, client["id"], resource["id"], role["id"]))
+
+    def verify_access_token(self, token):
+        """Claims of a token this emulator issued (ValueError if it did not)."""
+        return self.sts.verify_access_token(token)
+
+    def requests_log(self):
+        return self._server.router.log.entries()
+
+    def clear_log(self):
+        self._server.router.log.clear()
+
+    def add_fault(self, path, *, method=None, count=1, status=None, delay=0, retry_after=None,
+                  body=None):
+        """Inject a fault into the next ``count`` requests whose path matches ``path``."""
+        return self._server.router.faults.add({
+            "path": path, "method": method, "count": count, "status": status, "delay": delay,
+            "retry_after": retry_after, "body": body})
+
+    def clear_faults(self):
+        self._server.router.faults.clear()
+
+    @staticmethod
+    def _app(data, app_id):
+        app = st.application_by_app_id(data, app_id)
+        if app is None:
+            raise KeyError(f"no application with appId {app_id}")
+        return app

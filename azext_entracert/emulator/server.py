@@ -1,0 +1,285 @@
+"""The emulator's HTTPS server: routing, the request log, fault injection, and ``Emulator``.
+
+A ``ThreadingHTTPServer`` (one daemon thread per connection, HTTP/1.1 keep-alive) whose accepted
+sockets are TLS-wrapped with the state dir's server certificate; the handshake happens in the
+connection's own thread so a slow client cannot stall the accept loop. Every request becomes a
+``wire.Request``; the router hands it to the STS, to Graph, or to the ``/_emulator`` control
+endpoints, and writes the ``wire.Response`` back. A handler that raises yields a 500 with a JSON
+body (the traceback goes to the ``azext_entracert.emulator`` logger, never to the client).
+"""
+import collections
+import datetime
+import ipaddress
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from .wire import Request, Response, json_response
+
+LOG = logging.getLogger("azext_entracert.emulator")
+MAX_BODY = 1024 * 1024
+KEPT_QUERY = ("$filter", "$select")  # the only query parts the request log keeps (no secrets)
+
+
+class RequestLog:
+    """The last requests served (time, method, path, status, client id, error code)."""
+
+    def __init__(self, size=10000):
+        self._entries = collections.deque(maxlen=size)
+
+    def record(self, request, response, started):
+        kept = {k: v for k, v in request.query.items() if k in KEPT_QUERY}
+        self._entries.append({
+            "time": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(),
+            "method": request.method,
+            "path": request.path,
+            "query": kept,
+            "status": response.status,
+            "client_id": response.log.get("client_id"),
+            "error_code": response.log.get("error_code"),
+            "duration_ms": round((time.time() - started) * 1000, 2),
+        })
+
+    def entries(self):
+        return list(self._entries)
+
+    def clear(self):
+        self._entries.clear()
+
+
+class Faults:
+    """Faults to inject into the next N requests whose path matches (substring or regex)."""
+
+    FIELDS = ("path", "method", "count", "status", "delay", "retry_after", "body")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._faults = []
+
+    def add(self, spec):
+        """Validate and register a fault spec; ValueError says what is wrong."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]:
+            raise ValueError("a fault needs a non-empty 'path' (a substring or regex of the path)")
+        unknown = set(spec) - set(self.FIELDS)
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}; allowed: {list(self.FIELDS)}")
+        fault = {"path": spec["path"], "method": (spec.get("method") or "").upper() or None,
+                 "count": spec.get("count", 1), "status": spec.get("status"),
+                 "delay": spec.get("delay") or 0, "retry_after": spec.get("retry_after"),
+                 "body": spec.get("body")}
+        if not isinstance(fault["count"], int) or fault["count"] < 1:
+            raise ValueError("'count' must be a positive integer")
+        if fault["status"] is not None and not (isinstance(fault["status"], int)
+                                                and 100 <= fault["status"] <= 599):
+            raise ValueError("'status' must be an HTTP status code (100-599)")
+        if not isinstance(fault["delay"], (int, float)) or not 0 <= fault["delay"] <= 60:
+            raise ValueError("'delay' must be a number of seconds between 0 and 60")
+        if fault["body"] is not None and not isinstance(fault["body"], str):
+            raise ValueError("'body' must be \"malformed\" or a string")
+        try:
+            fault["regex"] = re.compile(fault["path"])
+        except re.error:
+            fault["regex"] = None
+        with self._lock:
+            self._faults.append(fault)
+        return {k: fault[k] for k in self.FIELDS}
+
+    def take(self, request):
+        """The fault that applies to ``request`` (spending one of its count), or None."""
+        with self._lock:
+            for fault in self._faults:
+                if fault["method"] not in (None, request.method):
+                    continue
+                if fault["path"] in request.path or (
+                        fault["regex"] is not None and fault["regex"].search(request.path)):
+                    fault["count"] -= 1
+                    if fault["count"] == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def clear(self):
+        with self._lock:
+            self._faults.clear()
+
+
+def apply_fault(fault, handle, request):
+    """Delay, replace status/body, add Retry-After, as ``fault`` asks."""
+    if fault["delay"]:
+        time.sleep(fault["delay"])
+    if fault["status"] is not None:
+        response = json_response(fault["status"], {"error": "emulator_fault",
+                                                   "error_description": "Injected by a test."},
+                                 log={"error_code": "emulator_fault"})
+    else:
+        response = handle(request)
+    if fault["body"] is not None:
+        response.body = (b'{"error": "emulator_fault", "error_descr' if fault["body"] == "malformed"
+                         else fault["body"].encode("utf-8"))
+    if fault["retry_after"] is not None:
+        response.headers["Retry-After"] = str(fault["retry_after"])
+    return response
+
+
+class Router:
+    """Maps a ``Request`` to the STS, Graph or control endpoints."""
+
+    def __init__(self, sts, graph, request_log, faults):
+        self.sts = sts
+        self.graph = graph
+        self.log = request_log
+        self.faults = faults
+
+    def __call__(self, request):
+        started = time.time()
+        fault = None if request.path.startswith("/_emulator/") else self.faults.take(request)
+        try:
+            response = apply_fault(fault, self.route, request) if fault else self.route(request)
+        except Exception:  # noqa: BLE001 - the client gets a JSON 500, the log gets the traceback
+            LOG.exception("Unhandled error serving %s %s", request.method, request.path)
+            response = json_response(500, {"error": "server_error",
+                                           "error_description": "The emulator failed to handle "
+                                           "the request; see its log."},
+                                     log={"error_code": "server_error"})
+        if not request.path.startswith("/_emulator/"):
+            self.log.record(request, response, started)
+        return response
+
+    def route(self, request):
+        path, method = request.path, request.method
+        parts = [p for p in path.split("/") if p]
+        if path.startswith(("/v1.0/", "/beta/")) or path in ("/v1.0", "/beta"):
+            if self.graph is None:
+                return json_response(501, {"error": {"code": "NotImplemented",
+                                                      "message": "Graph is not available."}})
+            return self.graph.handle(request)
+        if parts[:1] == ["_emulator"]:
+            return self._control(request, parts)
+        if method == "GET":
+            if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
+                return self.sts.openid_configuration(request, parts[0])
+            if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
+                return self.sts.jwks(request, parts[0])
+            if len(parts) == 3 and parts[1:] == ["discovery", "keys"]:
+                return self.sts.jwks(request, parts[0])
+            if parts == ["common", "discovery", "instance"]:
+                return self.sts.instance_discovery(request)
+            if parts == ["metadata", "endpoints"]:
+                return self.sts.metadata_endpoints(request)
+        if method == "POST" and len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
+            return self.sts.token(request, parts[0])
+        return json_response(404, {"error": "not_found",
+                                   "error_description": f"No emulator endpoint for {method} {path}."})
+
+    def _control(self, request, parts):
+        if parts == ["_emulator", "requests"] and request.method in ("GET", "DELETE"):
+            if request.method == "DELETE":
+                self.log.clear()
+                return Response(status=204)
+            return json_response(200, {"value": self.log.entries()})
+        if parts == ["_emulator", "faults"] and request.method in ("POST", "DELETE"):
+            if request.method == "DELETE":
+                self.faults.clear()
+                return Response(status=204)
+            try:
+                return json_response(201, self.faults.add(json.loads(request.body or b"null")))
+            except ValueError as exc:
+                return json_response(400, {"error": "invalid_fault", "error_description": str(exc)})
+        return json_response(404, {"error": "not_found", "error_description": "Unknown control "
+                                   "endpoint; use /_emulator/requests or /_emulator/faults."})
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Turns HTTP into ``wire.Request`` and ``wire.Response`` back; keep-alive by default."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "entracert-emulator"
+    sys_version = ""
+    timeout = 120  # idle keep-alive connections (and stalled handshakes) end after this
+
+    def _dispatch(self):
+        split = urlsplit(self.path)
+        path = "/" + split.path.lstrip("/")  # az joins an origin ending in "/" with "/metadata/..."
+        query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._send(json_response(411, {"error": "length_required"}), close=True)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return self._send(json_response(400, {"error": "invalid_request",
+                                                  "error_description": "Bad Content-Length."}),
+                              close=True)
+        if length > MAX_BODY or length < 0:
+            response = json_response(413, {"error": "invalid_request", "error_description":
+                                           f"The request body exceeds {MAX_BODY} bytes."},
+                                     log={"error_code": "body_too_large"})
+            request = Request(self.command, path, query, self.headers, b"", self.client_address[0])
+            self.server.router.log.record(request, response, time.time())
+            return self._send(response, close=True)
+        body = self.rfile.read(length) if length else b""
+        request = Request(self.command, path, query, self.headers, body, self.client_address[0])
+        self._send(self.server.router(request))
+
+    def _send(self, response, close=False):
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _dispatch
+
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        LOG.debug("%s - " + format, self.client_address[0], *args)
+
+
+class TLSServer(ThreadingHTTPServer):
+    """Threaded HTTP server whose connections are TLS (handshake in the connection's thread)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address, context, router):
+        self.context = context
+        self.router = router
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, Handler)
+
+    def finish_request(self, request, client_address):
+        import ssl
+
+        try:
+            request.settimeout(Handler.timeout)
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            LOG.debug("TLS handshake with %s failed: %s", client_address[0], exc)
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        LOG.debug("Connection from %s ended with an error", client_address[0], exc_info=True)
+
+
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,414 @@
+"""The emulator's security token service: discovery documents, JWKS and the token endpoint.
+
+Client credentials only, authenticated by a client assertion (RS256 + ``x5t`` or PS256 +
+``x5t#S256``, with or without ``x5c``) or a client secret, validated the way ENTRA-FACTS 2.1
+describes: lenient where Entra is (padded thumbprints, float ``exp``/``iat``, no ``nbf``, one
+assertion reused for its lifetime: no ``jti`` replay check) and strict where it is (``alg`` only
+RS256/PS256, signature by the registered certificate the thumbprint names, ``aud`` the tenant's
+token endpoint, ``iss`` = ``sub`` = client id, time window with ``clock_skew``, registered
+credential within its dates, exactly one ``<resource>/.default`` scope of a known resource).
+
+Choices for UNVERIFIED facts (see also ``aadsts``):
+
+* ``aud`` is compared by host (any loopback alias of our port, or the Host the client used) and
+  tenant (GUID or our domain); the path may be the v2 ``/oauth2/v2.0/token`` or the v1
+  ``/oauth2/token`` form. Anything else is 700023.
+* ``iat`` is not checked; ``nbf`` only when present. ``exp`` is required (90014 when missing).
+* ``x5c`` is ignored (no SNI): the key is found by thumbprint among the app's
+  AsymmetricX509Cert/Verify keyCredentials only.
+* If both a client assertion and a client secret are sent, the assertion is used.
+* Tokens: v1 ``sub`` = the client's service principal object id (= ``oid``); ``nbf`` = ``iat`` =
+  issue time and ``exp`` = ``iat`` + 3599; no ``refresh_in``.
+"""
+import base64
+import datetime
+import functools
+import re
+import secrets
+import time
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+from . import aadsts, state as st
+from .wire import json_response
+
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
+MULTI_TENANT = ("common", "organizations", "consumers")
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_LIFETIME = 3599
+ALGORITHMS = ("RS256", "PS256")
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_key_credential(key_b64):
+    """Certificate, public key and normalised thumbprints of one keyCredential's ``key``;
+    cached because the token endpoint needs them on every request (None when unparseable)."""
+    import hashlib
+
+    from cryptography import x509
+
+    try:
+        der = base64.b64decode(key_b64)
+        cert = x509.load_der_x509_certificate(der)
+    except (ValueError, TypeError):
+        return None
+    return {
+        "public_key": cert.public_key(),
+        "x5t": _b64url(hashlib.sha1(der).digest()),
+        "x5t#S256": _b64url(hashlib.sha256(der).digest()),
+        "hex": hashlib.sha1(der).hexdigest().upper(),
+    }
+
+
+def _b64url(raw):
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def normalize_thumbprint(value):
+    return "".join(str(value).split()).rstrip("=").replace("+", "-").replace("/", "_")
+
+
+class TokenError(Exception):
+    """A validation failure: the AADSTS ``code`` and the fields of its message."""
+
+    def __init__(self, code, **fields):
+        super().__init__(code)
+        self.code = code
+        self.fields = fields
+
+
+class SecurityTokenService:
+    """Answers the identity endpoints for one tenant held in ``state``, signing with ``pki``."""
+
+    def __init__(self, state, pki, *, origin, clock=time.time, clock_skew=300):
+        self.state = state
+        self.pki = pki
+        self.origin = origin.rstrip("/")
+        self.clock = clock
+        self.clock_skew = clock_skew
+        port = urlsplit(self.origin).port
+        self._own_netlocs = {urlsplit(self.origin).netloc.lower(), f"127.0.0.1:{port}",
+                             f"localhost:{port}", f"[::1]:{port}"}
+
+    # --- tenants -----------------------------------------------------------------------------
+
+    def _tenant_error(self, segment):
+        """None when ``segment`` names our tenant, else the AADSTS code that rejects it."""
+        if segment.lower() in (self.state.tenant_id.lower(), self.state.tenant_domain.lower()):
+            return None
+        if GUID.match(segment) or DOMAIN.match(segment):
+            return 90002
+        return 900023
+
+    def _issuer_v2(self, tenant_id=None):
+        return f"{self.origin}/{tenant_id or self.state.tenant_id}/v2.0"
+
+    # --- discovery ---------------------------------------------------------------------------
+
+    def openid_configuration(self, request, tenant):
+        if tenant.lower() in MULTI_TENANT:
+            tid = "{tenantid}"
+        elif (code := self._tenant_error(tenant)) is not None:
+            return aadsts.error_response(request, code, tenant=tenant,
+                                         error="invalid_tenant" if code == 90002 else None)
+        else:
+            tid = self.state.tenant_id
+        base = f"{self.origin}/{tid}"
+        return json_response(200, {
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
+                                                      "client_secret_basic"],
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{base}/v2.0",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": f"{self.origin}/oidc/userinfo",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "ver"],
+            "kerberos_endpoint": f"{base}/kerberos",
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": urlsplit(self.origin).netloc,
+            "rbac_url": "https://pas.windows.net",
+        }, headers=aadsts.ENTRA_HEADERS)
+
+    def jwks(self, request, tenant):
+        if tenant.lower() in MULTI_TENANT:
+            issuer = self._issuer_v2("{tenantid}")
+        elif (code := self._tenant_error(tenant)) is not None:
+            return aadsts.error_response(request, code, tenant=tenant,
+                                         error="invalid_tenant" if code == 90002 else None)
+        else:
+            issuer = self._issuer_v2()
+        return json_response(200, self.pki.jwks(issuer))
+
+    def instance_discovery(self, request):
+        """Instance discovery for clients that ask us rather than login.microsoftonline.com."""
+        endpoint = request.query.get("authorization_endpoint", "")
+        segments = [s for s in urlsplit(endpoint).path.split("/") if s]
+        tenant = segments[0] if segments else "common"
+        host = urlsplit(self.origin).hostname
+        return json_response(200, {
+            "tenant_discovery_endpoint":
+                f"{self.origin}/{tenant}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [{"preferred_network": host, "preferred_cache": host,
+                          "aliases": sorted({host, "127.0.0.1", "localhost"})}],
+        })
+
+    def metadata_endpoints(self, request):
+        """ARM cloud metadata (``az cloud register --endpoint-resource-manager`` discovery)."""
+        origin = self.origin + "/"
+        return json_response(200, {
+            "name": "EntracertEmulator",
+            "portal": origin,
+            "resourceManager": origin,
+            "authentication": {"loginEndpoint": self.origin,
+                               "audiences": ["https://management.core.windows.net/",
+                                             "https://management.azure.com/"],
+                               "tenant": "common", "identityProvider": "AAD"},
+            "graph": origin,
+            "graphAudience": origin,
+            "microsoftGraphResourceId": origin,
+            "media": origin,
+            "activeDirectoryDataLake": origin,
+            "batch": origin,
+            "gallery": origin,
+            "sqlManagement": origin,
+            "vmImageAliasDoc": origin,
+            "suffixes": {"keyVaultDns": "vault.emulator.invalid", "storage": "emulator.invalid",
+                         "sqlServerHostname": "database.emulator.invalid",
+                         "acrLoginServer": "azurecr.emulator.invalid"},
+        })
+
+    # --- the token endpoint ------------------------------------------------------------------
+
+    def token(self, request, tenant):
+        try:
+            body = self._issue(request, tenant)
+        except TokenError as exc:
+            return aadsts.error_response(request, exc.code, **exc.fields)
+        headers = {**aadsts.ENTRA_HEADERS, "x-ms-request-id": str(uuid.uuid4())}
+        return json_response(200, body, headers=headers, log={"client_id": body.pop("_client_id")})
+
+    def _issue(self, request, tenant):
+        if tenant.lower() in MULTI_TENANT:
+            raise TokenError(50059)
+        if (code := self._tenant_error(tenant)) is not None:
+            raise TokenError(code, tenant=tenant)
+        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace"),
+                                             keep_blank_values=True).items()}
+        for name in ("grant_type", "client_id", "scope"):
+            if not form.get(name, "").strip():
+                raise TokenError(900144, name=name)
+        if form["grant_type"] != "client_credentials":
+            raise TokenError(70003, grant_type=form["grant_type"][:100])
+        client_id = form["client_id"].strip()
+        fields = {"client_id": client_id[:100], "tenant": self.state.tenant_id}
+        with self.state.read() as data:
+            app = st.application_by_app_id(data, client_id)
+            client_sp = st.service_principal_for(data, client_id) if app else None
+        if app is None or client_sp is None:
+            raise TokenError(700016, **fields)
+        if form.get("client_assertion"):
+            if form.get("client_assertion_type") != JWT_BEARER:
+                raise TokenError(7000218, **fields)
+            self._check_assertion(request, form["client_assertion"], app, tenant, fields)
+            acr = "2"
+        elif form.get("client_secret"):
+            self._check_secret(form["client_secret"], app, fields)
+            acr = "1"
+        else:
+            raise TokenError(7000218, **fields)
+        resource_sp, audience, version = self._resource(form["scope"], fields)
+        with self.state.read() as data:
+            roles = st.roles_of(data, client_sp["id"], resource_sp["id"])
+        token = self._access_token(client_id, client_sp["id"], acr, audience, version, roles,
+                                   resource_sp)
+        return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
+                "ext_expires_in": TOKEN_LIFETIME, "access_token": token, "_client_id": client_id}
+
+    def _check_assertion(self, request, assertion, app, tenant, fields):
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(assertion)
+        except jwt.PyJWTError as exc:
+            raise TokenError(50027, reason=f"the client assertion is not a JWT: {exc}") from None
+        alg = header.get("alg")
+        if alg not in ALGORITHMS:
+            raise TokenError(50027, reason=f"the algorithm {str(alg)[:20]!r} is not supported; "
+                                           "use PS256 or RS256")
+        kind = "x5t#S256" if header.get("x5t#S256") else "x5t"
+        wanted = normalize_thumbprint(header.get(kind) or "")
+        shown = _hex_thumbprint(wanted) if wanted else None
+        credential, parsed = self._find_key(app, kind, wanted)
+        if credential is None:
+            raise TokenError(700027, text=aadsts.key_not_found_text(fields["client_id"], shown))
+        start = st.parse_graph_time(credential["startDateTime"])
+        end = st.parse_graph_time(credential["endDateTime"])
+        try:
+            claims = jwt.decode(assertion, parsed["public_key"], algorithms=[alg],
+                                options={"verify_signature": True, "verify_aud": False,
+                                         "verify_exp": False, "verify_nbf": False,
+                                         "verify_iat": False, "verify_iss": False,
+                                         "verify_sub": False, "verify_jti": False})
+        except jwt.InvalidSignatureError:
+            raise TokenError(700027, text=aadsts.key_unusable_text(
+                fields["client_id"], shown, "Key was found, but use of the key to verify the "
+                "signature failed.", start, end)) from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(50027, reason=str(exc)) from None
+        now = self.clock()
+        moment = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+        if not start <= moment <= end:
+            raise TokenError(700027, text=aadsts.key_unusable_text(
+                fields["client_id"], shown, "Key was found, but it is outside its validity "
+                "period (startDateTime/endDateTime).", start, end))
+        for name in ("aud", "iss", "sub", "exp"):
+            if claims.get(name) in (None, ""):
+                raise TokenError(90014, field=name)
+        if not self._audience_ok(claims["aud"], request):
+            raise TokenError(700023)
+        if claims["iss"] != app["appId"]:
+            raise TokenError(700021)
+        if claims["sub"] != claims["iss"]:
+            raise TokenError(50048)
+        self._check_window(claims, now)
+
+    def _find_key(self, app, kind, wanted):
+        if not wanted:
+            return None, None
+        for credential in app.get("keyCredentials") or []:
+            if credential.get("type") != "AsymmetricX509Cert" or credential.get("usage") != "Verify":
+                continue
+            parsed = parsed_key_credential(credential.get("key") or "")
+            if parsed is not None and parsed[kind] == wanted:
+                return credential, parsed
+        return None, None
+
+    def _audience_ok(self, aud, request):
+        if not isinstance(aud, str):
+            return False
+        parts = urlsplit(aud)
+        host = (request.headers.get("Host") or "").lower()
+        if parts.scheme != "https" or parts.netloc.lower() not in self._own_netlocs | {host}:
+            return False
+        segments = [s for s in parts.path.split("/") if s]
+        return (len(segments) >= 3 and self._tenant_error(segments[0]) is None
+                and segments[1:] in (["oauth2", "v2.0", "token"], ["oauth2", "token"]))
+
+    def _check_window(self, claims, now):
+        exp, nbf = claims["exp"], claims.get("nbf")
+        for value in (exp, nbf):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TokenError(50027, reason="'exp' and 'nbf' must be numeric dates")
+        if now > exp + self.clock_skew or (nbf is not None and now < nbf - self.clock_skew):
+            def show(epoch):
+                return aadsts.entra_time(datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc))
+            raise TokenError(700024, now=show(now), nbf=show(nbf or 0), exp=show(exp))
+
+    def _check_secret(self, secret, app, fields):
+        matched = [c for c in app.get("passwordCredentials") or [] if st.secret_matches(c, secret)]
+        if not matched:
+            raise TokenError(7000215, **fields)
+        moment = datetime.datetime.fromtimestamp(self.clock(), datetime.timezone.utc)
+        if not any(st.parse_graph_time(c["startDateTime"]) <= moment
+                   <= st.parse_graph_time(c["endDateTime"]) for c in matched):
+            raise TokenError(7000222, **fields)
+
+    def _resource(self, scope, fields):
+        """The resource SP, the token ``aud`` and the token version the scope asks for."""
+        scopes = scope.split()
+        if len(scopes) != 1:
+            raise TokenError(70011, scope=scope[:200])
+        if not scopes[0].endswith("/.default"):
+            raise TokenError(1002012, scope=scopes[0][:200])
+        audience = scopes[0][:-len("/.default")]
+        if not audience:
+            raise TokenError(70011, scope=scopes[0][:200])
+        with self.state.read() as data:
+            if urlsplit(audience).netloc.lower() in self._own_netlocs and \
+                    urlsplit(audience).path in ("", "/"):
+                resource = st.service_principal_for(data, st.GRAPH_APP_ID)  # az's Graph form
+            else:
+                resource = st.resource_for_audience(data, audience)
+            app = st.application_by_app_id(data, resource["appId"]) if resource else None
+        if resource is None:
+            raise TokenError(500011, resource=audience[:200], tenant=self.state.tenant_id)
+        version = 2 if ((app or {}).get("api") or {}).get("requestedAccessTokenVersion") == 2 else 1
+        return resource, audience, version
+
+    def _access_token(self, client_id, client_oid, acr, audience, version, roles, resource):
+        import jwt
+
+        now = int(self.clock())
+        tid = self.state.tenant_id
+        claims = {"aud": audience if version == 1 else resource["appId"],
+                  "iss": f"https://sts.windows.net/{tid}/" if version == 1 else self._issuer_v2(),
+                  "iat": now, "nbf": now, "exp": now + TOKEN_LIFETIME,
+                  "aio": _b64url(secrets.token_bytes(36))}
+        if version == 1:
+            claims.update({"appid": client_id, "appidacr": acr, "idp": claims["iss"]})
+        else:
+            claims.update({"azp": client_id, "azpacr": acr})
+        claims.update({"idtyp": "app", "oid": client_oid, "rh": _b64url(secrets.token_bytes(24)),
+                       "sub": client_oid, "tid": tid, "uti": _b64url(secrets.token_bytes(16)),
+                       "ver": "1.0" if version == 1 else "2.0"})
+        if roles:
+            claims["roles"] = roles
+        headers = {"typ": "JWT", "kid": self.pki.kid}
+        if version == 1:
+            headers["x5t"] = self.pki.kid
+        return jwt.encode(claims, self.pki.signing_key, algorithm="RS256", headers=headers)
+
+    # --- for Graph and tests -----------------------------------------------------------------
+
+    def verify_access_token(self, token):
+        """Claims of an access token this emulator issued; ValueError says why it is not one.
+
+        Checks the signature (RS256, our ``kid``), ``exp``/``nbf`` against the emulator clock
+        with the configured skew, and the issuer (v1 or v2 form of our tenant). The audience is
+        the caller's to check."""
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("kid") != self.pki.kid or header.get("alg") != "RS256":
+                raise ValueError("the token is not signed by this emulator's key")
+            claims = jwt.decode(token, self.pki.signing_public_key, algorithms=["RS256"],
+                                options={"verify_aud": False, "verify_exp": False,
+                                         "verify_nbf": False, "verify_iat": False,
+                                         "require": ["exp", "iss", "aud"]})
+        except jwt.InvalidSignatureError:
+            raise ValueError("the token's signature is invalid") from None
+        except jwt.PyJWTError as exc:
+            raise ValueError(f"the token is malformed: {exc}") from None
+        now = self.clock()
+        if now > claims["exp"] + self.clock_skew:
+            raise ValueError("the token has expired")
+        if now < claims.get("nbf", 0) - self.clock_skew:
+            raise ValueError("the token is not valid yet")
+        if claims["iss"] not in (f"https://sts.windows.net/{self.state.tenant_id}/", self._issuer_v2()):
+            raise ValueError("the token was issued for another tenant")
+        return claims
+
+
+def _hex_thumbprint(b64url_value):
+    """Entra shows the thumbprint in upper hex; a header value that is not base64 shows as is."""
+    try:
+        raw = base64.urlsafe_b64decode(b64url_value + "=" * (-len(b64url_value) % 4))
+    except (ValueError, TypeError):
+        return b64url_value[:100]
+    return raw.hex().upper() if raw else b64url_value[:100]
+

@@ -1,0 +1,120 @@
+"""Shared fixtures: one emulator per test session, and applications with fresh certificates.
+
+RSA key generation is the slow part of most tests, so keys come from a session-wide pool: ask for
+``rsa_keys[i]`` to get the same key again, or a new index for a key no other test signs with.
+"""
+import dataclasses
+import datetime
+
+import pytest
+
+
+@dataclasses.dataclass
+class TestApp:
+    """An application registered in the emulator, with the certificate and key it signs with."""
+
+    __test__ = False  # not a test class, despite the name
+
+    app: dict
+    certificate: object
+    private_key: object = dataclasses.field(repr=False)
+    pem_path: str = ""  # key + certificate, mode 0600
+
+    @property
+    def app_id(self):
+        return self.app["appId"]
+
+    @property
+    def object_id(self):
+        return self.app["id"]
+
+    @property
+    def pem(self):
+        with open(self.pem_path, encoding="ascii") as handle:
+            return handle.read()
+
+
+class KeyPool:
+    """RSA keys made on first use and kept for the session."""
+
+    def __init__(self):
+        self._keys = {}
+
+    def __getitem__(self, index):
+        from azext_entracert.core.certgen import new_rsa_key
+
+        if index not in self._keys:
+            self._keys[index] = new_rsa_key(2048)
+        return self._keys[index]
+
+
+@pytest.fixture(scope="session")
+def rsa_keys():
+    """Session-wide pool of 2048-bit RSA keys, indexed: ``rsa_keys[0]``, ``rsa_keys[1]``..."""
+    return KeyPool()
+
+
+def make_certificate(key, common_name="entracert-test", *, days=30, not_before=None, issuer=None,
+                     issuer_key=None, hash_name="sha256"):
+    """A client certificate for ``key`` (self-signed unless ``issuer``/``issuer_key`` given)."""
+    from azext_entracert.core.certgen import build_certificate, parse_subject
+
+    return build_certificate(subject=parse_subject(f"CN={common_name}"), public_key=key.public_key(),
+                             signing_key=issuer_key or key, issuer=issuer, days=days,
+                             not_before=not_before, hash_name=hash_name)
+
+
+def pem_of(key, certificate):
+    """PEM text with the unencrypted private key followed by the certificate."""
+    from cryptography.hazmat.primitives import serialization
+
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption())
+            + certificate.public_bytes(serialization.Encoding.PEM)).decode("ascii")
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """A running ``Emulator`` (TLS on 127.0.0.1, fresh state dir) shared by the whole session.
+
+    Tests must not assume an empty request log or tenant: clear the log (``clear_log()``) and
+    create their own applications."""
+    from azext_entracert.emulator import Emulator
+
+    with Emulator(tmp_path_factory.mktemp("emulator-state")) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def make_app(emulator, rsa_keys, tmp_path_factory):
+    """Factory: ``make_app(name, key_index=0, **create_application_kwargs) -> TestApp``.
+
+    Registers an application with a new certificate over pool key ``key_index`` and writes its
+    key + certificate PEM (0600) to a temporary file."""
+    from azext_entracert.core.fileio import PRIVATE, atomic_write
+
+    folder = tmp_path_factory.mktemp("apps")
+    counter = iter(range(1_000_000))
+
+    def make(name="test-app", *, key_index=0, days=30, not_before=None, **kwargs):
+        key = rsa_keys[key_index]
+        certificate = make_certificate(key, name, days=days, not_before=not_before)
+        app = emulator.create_application(name, certificates=[certificate], **kwargs)
+        path = folder / f"{name}-{next(counter)}.pem"
+        atomic_write(path, pem_of(key, certificate).encode("ascii"), mode=PRIVATE)
+        return TestApp(app=app, certificate=certificate, private_key=key, pem_path=str(path))
+
+    return make
+
+
+@pytest.fixture
+def trust_emulator(monkeypatch, emulator):
+    """Make requests-based clients (MSAL, azure-identity) trust the emulator's CA in this test."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_bundle)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    return emulator.ca_bundle
+
+
+def utc(offset_seconds=0):
+    """Now plus ``offset_seconds``, timezone-aware UTC."""
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset_seconds)
