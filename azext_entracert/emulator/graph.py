@@ -1,0 +1,349 @@
+"""The Microsoft Graph subset of the emulator: applications, their credentials, service principals.
+
+``GraphApi.handle`` answers every request under ``/v1.0/`` and ``/beta/`` (both versions behave
+alike) with Graph's JSON shapes and error envelope
+``{"error": {"code", "message", "innerError": {"date", "request-id", "client-request-id"}}}``.
+Certificate rules (uploads, PATCH merges, addKey proofs) live in ``graph_keys``.
+
+Choices where the real service is UNVERIFIED (ENTRA-FACTS §5-§7), made here on purpose:
+
+* Tokens: the audience must be Graph (``https://graph.microsoft.com[/]``, its appId, or the
+  emulator's origin with or without ``/``) and ``tid`` this tenant, else 401
+  InvalidAuthenticationToken "Access token validation failure. Invalid audience.". An empty token
+  gives "Access token is empty.", an expired one "Lifetime validation failed, the token is
+  expired.", a non-JWT "CompactToken parsing failed with error code: 80049217".
+* Permissions: management needs the app role ``Application.ReadWrite.All`` or
+  ``Application.ReadWrite.OwnedBy`` in ``roles``. OwnedBy is kept simple: an application created
+  by a caller records the caller's appId as owner (private field ``_ownerAppIds``); an OwnedBy
+  caller sees and manages only the applications it owns. Role assignments (really
+  ``AppRoleAssignment.ReadWrite.All``) and service principal reads need the same roles.
+* addKey/removeKey: allowed to the application itself (token ``appid`` = the app's ``appId``) with
+  no Graph permission, and to managers; a valid proof is always needed. A missing proof answers
+  403 Authorization_RequestDenied (as observed), every bad proof 401
+  Authentication_MissingOrMalformed. removeKey may remove any key, including the one that signed
+  the proof, but refuses (400) to remove the application's last valid certificate: the app could
+  then never call addKey again (PATCH still can). Unknown keyId: 404 Request_ResourceNotFound.
+* Creating applications: ``displayName`` is required; responses (201 and GETs) carry
+  ``keyCredentials[].key`` null unless a single object is read with ``$select`` naming
+  keyCredentials. ``passwordCredentials`` cannot be set by POST or PATCH.
+* ``POST /servicePrincipals`` for an appId that already has one answers 409
+  Request_MultipleObjectsWithSameKeyValue; assigning a role twice answers 400.
+* addPassword: ``secretText`` is 40 URL-safe characters shown once, ``hint`` its first three;
+  the default lifetime is two years. The secret is stored only as a salted SHA-256 hash
+  (``state.add_password_credential``: private fields ``state.SECRET_FIELDS``). Private fields
+  (those, and names starting with ``_``) are never returned.
+"""
+import copy
+import json
+import logging
+import re
+import urllib.parse
+import uuid
+
+from . import state as st
+from .graph_apps import ApplicationHandlers, public_view
+from .graph_keys import GraphError, bad_request, denied, is_guid, not_found, utc_from_epoch
+from .wire import Response, json_response
+
+LOG = logging.getLogger(__name__)
+
+GRAPH_AUDIENCES = {"https://graph.microsoft.com", "https://graph.microsoft.com/", st.GRAPH_APP_ID}
+ALL, OWNED_BY = "Application.ReadWrite.All", "Application.ReadWrite.OwnedBy"
+_ENTITY = re.compile(r"^(applications|servicePrincipals)(?:\((.*)\))?$", re.IGNORECASE)
+_ADDRESS = re.compile(r"^\s*(?:(appId)\s*=\s*)?'?([^']*)'?\s*$", re.IGNORECASE)
+_EQ = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+_ANY = re.compile(r"^\s*(\w+)/any\(\s*(\w+)\s*:\s*\2\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$",
+                  re.IGNORECASE)
+
+
+def _unauthenticated(message):
+    return GraphError(401, "InvalidAuthenticationToken", message)
+
+
+class GraphApi:
+    """Microsoft Graph over a ``TenantState``; see the module docstring for its rules."""
+
+    def __init__(self, *, state, verify_access_token, origin, clock):
+        self.state = state
+        self.verify_access_token = verify_access_token
+        self.origin = origin.rstrip("/")
+        self.clock = clock
+
+    # --- entry point ---
+
+    def handle(self, request):
+        """Answer one request; errors become Graph envelopes, never a traceback."""
+        request_id = str(uuid.uuid4())
+        client_request_id = request.headers.get("client-request-id") or request_id
+        claims = {}
+        try:
+            claims = self._authenticate(request)
+            response = self._route(request, claims)
+        except GraphError as error:
+            response = self._error(error, request_id, client_request_id)
+        except Exception:  # a bug of ours: log it here, answer a clean envelope
+            LOG.exception("Graph emulator failed on %s %s", request.method, request.path)
+            response = self._error(GraphError(500, "generalException", "An internal error occurred."),
+                                   request_id, client_request_id)
+        response.headers.update({"request-id": request_id, "client-request-id": client_request_id})
+        code = None
+        if response.status >= 400:
+            code = response.log.get("error_code")
+        response.log = {"client_id": claims.get("appid") or claims.get("azp"), "error_code": code}
+        return response
+
+    def _error(self, error, request_id, client_request_id):
+        date = utc_from_epoch(self.clock()).strftime("%Y-%m-%dT%H:%M:%S")
+        body = {"error": {"code": error.code, "message": error.message, "innerError": {
+            "date": date, "request-id": request_id, "client-request-id": client_request_id}}}
+        return json_response(error.status, body, log={"error_code": error.code})
+
+    def _authenticate(self, request):
+        scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthenticated("Access token is empty.")
+        if token.count(".") != 2:
+            raise _unauthenticated("CompactToken parsing failed with error code: 80049217")
+        try:
+            claims = self.verify_access_token(token)
+        except ValueError as exc:
+            if "expire" in str(exc).lower():
+                raise _unauthenticated("Lifetime validation failed, the token is expired.") from None
+            raise _unauthenticated("Access token validation failure.") from None
+        exp = claims.get("exp")
+        if isinstance(exp, (int, float)) and exp < self.clock():
+            raise _unauthenticated("Lifetime validation failed, the token is expired.")
+        audiences = GRAPH_AUDIENCES | {self.origin, self.origin + "/"}
+        if claims.get("aud") not in audiences or claims.get("tid") != self.state.tenant_id:
+            raise _unauthenticated("Access token validation failure. Invalid audience.")
+        return claims
+
+    # --- routing ---
+
+    def _route(self, request, claims):
+        segments = [urllib.parse.unquote(s) for s in request.path.strip("/").split("/")]
+        version, entity, rest = segments[0], segments[1] if len(segments) > 1 else "", segments[2:]
+        match = _ENTITY.match(entity)
+        if version not in ("v1.0", "beta") or not match:
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{entity}'.")
+        collection = "applications" if match.group(1).lower() == "applications" else "servicePrincipals"
+        address = None
+        if match.group(2) is not None:
+            parts = _ADDRESS.match(match.group(2))
+            if not parts:
+                raise bad_request(f"Invalid object identifier '{match.group(2)}'.")
+            address = ("appId" if parts.group(1) else "id", parts.group(2))
+        elif rest:
+            address, rest = ("id", rest[0]), rest[1:]
+        call = _Call(self, request, claims, version, collection)
+        handler = call.handler(address, rest)
+        return handler()
+
+
+class _Call(ApplicationHandlers):
+    """One authenticated request: its caller, its body, and the handler it routes to."""
+
+    def __init__(self, api, request, claims, version, collection):
+        self.api, self.request, self.claims = api, request, claims
+        self.version, self.collection = version, collection
+        self.caller = claims.get("appid") or claims.get("azp")
+        self.roles = set(claims.get("roles") or [])
+        self.now = utc_from_epoch(api.clock())
+
+    def handler(self, address, rest):
+        method = self.request.method.upper()
+        apps = self.collection == "applications"
+        if address is None and not rest:
+            table = {"GET": self.list_applications, "POST": self.create_application} if apps else {
+                "GET": self.list_service_principals, "POST": self.create_service_principal}
+        elif not rest:
+            table = {"GET": self.get_application, "PATCH": self.patch_application,
+                     "DELETE": self.delete_application} if apps else {"GET": self.get_service_principal}
+        elif apps and len(rest) == 1 and rest[0] in ACTIONS:
+            table = {"POST": getattr(self, ACTIONS[rest[0]])}
+        elif not apps and rest[0] in ("appRoleAssignedTo", "appRoleAssignments") and len(rest) <= 2:
+            side = "resourceId" if rest[0] == "appRoleAssignedTo" else "principalId"
+            if len(rest) == 1:
+                table = {"GET": lambda: self.list_assignments(address, side),
+                         "POST": lambda: self.assign_role(address, side)}
+            else:
+                table = {"DELETE": lambda: self.remove_assignment(address, side, rest[1])}
+        else:
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{rest[0]}'.")
+        if method not in table:
+            raise GraphError(405, "Request_BadRequest",
+                             "Specified HTTP method is not allowed for the request uri.")
+        self.address = address
+        return table[method]
+
+    # --- helpers ---
+
+    def body(self):
+        if not self.request.body.strip():
+            return {}
+        try:
+            payload = json.loads(self.request.body)
+        except (UnicodeDecodeError, ValueError):
+            payload = None
+        if not isinstance(payload, dict):
+            raise bad_request("Unable to read JSON request payload. Please ensure Content-Type "
+                              "header is set and payload is of valid JSON format.")
+        return payload
+
+    def context(self, fragment):
+        return f"{self.api.origin}/{self.version}/$metadata#{fragment}"
+
+    def manager(self):
+        """Require a management role; return True when it is only the OwnedBy one."""
+        if ALL in self.roles:
+            return False
+        if OWNED_BY in self.roles:
+            return True
+        raise denied()
+
+    def query_select(self):
+        text = self.request.query.get("$select") or ""
+        return {s.strip().lower() for s in text.split(",") if s.strip()}
+
+    def view(self, entity, select, with_keys=False):
+        result = public_view(entity)
+        if not with_keys:
+            for credential in result.get("keyCredentials", []):
+                credential["key"] = None
+        if select:
+            result = {k: v for k, v in result.items() if k.lower() in select}
+        return result
+
+    def listing(self, entities, fragment, filter_scalars, filter_lists):
+        keep = _filter(self.request.query.get("$filter"), filter_scalars, filter_lists)
+        entities = [e for e in entities if keep(e)]
+        top = self.request.query.get("$top")
+        if top is not None:
+            if not top.isdigit():
+                raise bad_request(f"Invalid page size specified: '{top}'.")
+            entities = entities[:int(top)]
+        select = self.query_select()
+        value = [self.view(e, select) for e in entities]
+        if select:
+            fragment += "(" + self.request.query["$select"] + ")"
+        return json_response(200, {"@odata.context": self.context(fragment), "value": value})
+
+    # --- service principals and app role assignments ---
+
+    def find_service_principal(self, data, address=None):
+        prop, value = address or self.address
+        if prop == "id" and not is_guid(value):
+            raise bad_request(f"Invalid object identifier '{value}'.")
+        sp = next((s for s in data["servicePrincipals"].values()
+                   if s[prop].lower() == value.lower()), None)
+        if sp is None:
+            raise not_found(value)
+        return sp
+
+    def list_service_principals(self):
+        self.manager()
+        with self.api.state.read() as data:
+            sps = copy.deepcopy(list(data["servicePrincipals"].values()))
+        return self.listing(sps, "servicePrincipals", ("appId", "id", "displayName"),
+                            ("servicePrincipalNames",))
+
+    def get_service_principal(self):
+        self.manager()
+        with self.api.state.read() as data:
+            sp = copy.deepcopy(self.find_service_principal(data))
+        return json_response(200, {"@odata.context": self.context("servicePrincipals/$entity"),
+                                   **self.view(sp, self.query_select())})
+
+    def create_service_principal(self):
+        self.manager()
+        app_id = self.body().get("appId")
+        with self.api.state.transaction() as data:
+            app = st.application_by_app_id(data, app_id) if isinstance(app_id, str) else None
+            if app is None:
+                raise bad_request(f"The appId '{app_id}' of the service principal does not "
+                                  "reference a valid application object.")
+            if st.service_principal_for(data, app_id) is not None:
+                raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue",
+                                 "The service principal cannot be created, updated, or restored "
+                                 f"because the service principal name {app_id} is already in use.")
+            sp = st.new_service_principal(app_id, app["displayName"], app.get("appRoles", []),
+                                          app.get("identifierUris", []))
+            data["servicePrincipals"][sp["id"]] = sp
+        return json_response(201, {"@odata.context": self.context("servicePrincipals/$entity"),
+                                   **public_view(sp)})
+
+    def list_assignments(self, address, side):
+        self.manager()
+        with self.api.state.read() as data:
+            sp_id = self.find_service_principal(data, address)["id"]
+            value = [copy.deepcopy(a) for a in data["appRoleAssignments"] if a[side] == sp_id]
+        relation = "appRoleAssignedTo" if side == "resourceId" else "appRoleAssignments"
+        return json_response(200, {
+            "@odata.context": self.context(f"servicePrincipals('{sp_id}')/{relation}"),
+            "value": value})
+
+    def assign_role(self, address, side):
+        self.manager()
+        body = self.body()
+        for name in ("principalId", "resourceId", "appRoleId"):
+            if not is_guid(body.get(name)):
+                raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                                  "'AppRoleAssignment'.")
+        with self.api.state.transaction() as data:
+            sp = self.find_service_principal(data, address)
+            if body[side].lower() != sp["id"]:
+                raise bad_request(f"The {side} in the body does not match the service principal "
+                                  "in the request URL.")
+            principal = self.find_service_principal(data, ("id", body["principalId"]))
+            resource = self.find_service_principal(data, ("id", body["resourceId"]))
+            role_id = body["appRoleId"].lower()
+            if role_id not in {r["id"].lower() for r in resource.get("appRoles", [])}:
+                raise bad_request("Permission being assigned was not found on application")
+            if any((a["principalId"], a["resourceId"], a["appRoleId"].lower())
+                   == (principal["id"], resource["id"], role_id)
+                   for a in data["appRoleAssignments"]):
+                raise bad_request("Permission being assigned already exists on the object")
+            assignment = copy.deepcopy(
+                st.assign_app_role(data, principal["id"], resource["id"], role_id))
+        relation = "appRoleAssignedTo" if side == "resourceId" else "appRoleAssignments"
+        return json_response(201, {
+            "@odata.context": self.context(f"servicePrincipals('{sp['id']}')/{relation}/$entity"),
+            **assignment})
+
+    def remove_assignment(self, address, side, assignment_id):
+        self.manager()
+        with self.api.state.transaction() as data:
+            sp_id = self.find_service_principal(data, address)["id"]
+            kept = [a for a in data["appRoleAssignments"]
+                    if not (a["id"] == assignment_id and a[side] == sp_id)]
+            if len(kept) == len(data["appRoleAssignments"]):
+                raise not_found(assignment_id)
+            data["appRoleAssignments"] = kept
+        return Response(204)
+
+
+ACTIONS = {"addKey": "add_key", "removeKey": "remove_key", "addPassword": "add_password",
+           "removePassword": "remove_password"}
+
+
+def _filter(text, scalars, lists):
+    """A predicate for the two ``$filter`` shapes clients use: ``prop eq 'v'`` and
+    ``coll/any(x:x eq 'v')``. Comparison is case-insensitive, as Graph's is for these."""
+    if not text:
+        return lambda entity: True
+    eq, any_ = _EQ.match(text), _ANY.match(text)
+    match, names = (eq, scalars) if eq else (any_, lists) if any_ else (None, ())
+    if match is None:
+        raise GraphError(400, "BadRequest", "Invalid filter clause")
+    prop = next((n for n in names if n.lower() == match.group(1).lower()), None)
+    if prop is None:
+        raise GraphError(400, "Request_UnsupportedQuery",
+                         "Unsupported or invalid query filter clause specified for property "
+                         f"'{match.group(1)}'.")
+    wanted = match.group(match.lastindex).replace("''", "'").casefold()
+    if eq:
+        return lambda entity: str(entity.get(prop) or "").casefold() == wanted
+    return lambda entity: any(str(v).casefold() == wanted for v in entity.get(prop) or [])
+
+
