@@ -23,6 +23,7 @@ from .wire import Request, Response, json_response
 
 LOG = logging.getLogger("azext_entracert.emulator")
 MAX_BODY = 1024 * 1024
+DRAIN_LIMIT = 16 * MAX_BODY
 KEPT_QUERY = ("$filter", "$select")  # the only query parts the request log keeps (no secrets)
 
 
@@ -220,10 +221,22 @@ class Handler(BaseHTTPRequestHandler):
                                      log={"error_code": "body_too_large"})
             request = Request(self.command, path, query, self.headers, b"", self.client_address[0])
             self.server.router.log.record(request, response, time.time())
+            self._discard(length)
             return self._send(response, close=True)
         body = self.rfile.read(length) if length else b""
         request = Request(self.command, path, query, self.headers, body, self.client_address[0])
         self._send(self.server.router(request))
+
+    def _discard(self, length):
+        """Read (and drop) a moderately oversized body, so the client sees our 413 rather than a
+        reset connection; beyond DRAIN_LIMIT the connection is simply closed."""
+        if length > DRAIN_LIMIT:
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def _send(self, response, close=False):
         self.send_response(response.status)
