@@ -1,0 +1,51 @@
+"""Core errors → azure-cli error types: the one place where the mapping lives.
+
+Every ``EntraCertError`` leaves an ``az entracert`` command as one of azure-cli's specific error
+types (``azure.cli.core.azclierror``), so az prints ``ERROR: <message>`` and then the core's
+``hint`` as the recommendation, exits with 1, and never shows a traceback.
+
+    core error                  azure-cli error            why
+    InputFileError              FileOperationError         a file to read is missing/unreadable/empty
+    └ CertificateFormatError    FileOperationError         the file's *content* is the problem, not
+                                                           the argument's spelling: same family
+    PasswordError               InvalidArgumentValueError  wrong/missing password or unusable source
+    CertificateError            ValidationError            loaded, but unfit (key mismatch, no key,
+                                                           weak or non-RSA key, expired)
+    OutputError                 FileOperationError         output exists (no --force), folder missing
+    ConfigurationError          InvalidArgumentValueError  a value of the wrong shape (subject, SAN,
+                                                           days) or options that do not fit together
+    EntraCertError (any other)  UnclassifiedUserFault
+
+Anything that is not an ``EntraCertError`` is a bug of ours and is re-raised untouched, so that az
+reports it as an internal error with its traceback.
+"""
+from .core import errors as core
+
+
+def _table():
+    from azure.cli.core import azclierror as az
+
+    # Most specific first: the first matching row wins.
+    return (
+        (core.InputFileError, az.FileOperationError),
+        (core.PasswordError, az.InvalidArgumentValueError),
+        (core.CertificateError, az.ValidationError),
+        (core.OutputError, az.FileOperationError),
+        (core.ConfigurationError, az.InvalidArgumentValueError),
+        (core.EntraCertError, az.UnclassifiedUserFault),
+    )
+
+
+def to_az_error(error):
+    """The azure-cli error for core ``error``: its message, and its hint as recommendation."""
+    for core_type, az_type in _table():
+        if isinstance(error, core_type):
+            return az_type(error.message, recommendation=error.hint)
+    raise TypeError(f"not an entracert error: {type(error).__name__}")
+
+
+def raise_az_error(exc):
+    """``exception_handler`` of our command groups: re-raise core errors as azure-cli errors."""
+    if isinstance(exc, core.EntraCertError):
+        raise to_az_error(exc) from exc
+    raise exc

@@ -1,0 +1,34 @@
+"""The azure-cli command loader of ``az entracert``.
+
+azure-cli builds it on every run that may touch our commands, so it stays cheap: the command table
+(``commands``), the arguments (``_params``) and the help texts are imported inside its methods, and
+the command functions (``custom``) only when a command actually runs.
+"""
+from azure.cli.core import AzCommandsLoader
+
+
+class EntraCertCommandsLoader(AzCommandsLoader):
+    """Registers the ``entracert`` command groups with azure-cli."""
+
+    # azure-cli's command index records ``loader.__module__`` as the *extension module* that owns
+    # a command and imports that name on the next run: it must be the package, not this file.
+    __module__ = "azext_entracert"
+
+    def __init__(self, cli_ctx=None):
+        from azure.cli.core.commands import CliCommandType
+
+        from . import _help  # noqa: F401  (registers the help texts in knack's ``helps``)
+
+        custom = CliCommandType(operations_tmpl="azext_entracert.custom#{}")
+        super().__init__(cli_ctx=cli_ctx, custom_command_type=custom)
+
+    def load_command_table(self, args):
+        from .commands import load_command_table
+
+        load_command_table(self, args)
+        return self.command_table
+
+    def load_arguments(self, command):
+        from ._params import load_arguments
+
+        load_arguments(self, command)

@@ -1,0 +1,41 @@
+"""The extension installs from its wheel into the real az the way users install extensions."""
+import pytest
+
+COMMANDS = ("create", "csr", "assemble", "show", "validate", "convert")
+# azure-cli-core brings these; a second copy in the extension folder would shadow az's own.
+AZ_PROVIDED = ("msal", "msal_extensions", "cryptography", "jwt", "requests", "portalocker")
+
+
+def test_extension_folder_holds_only_our_packages(az_extension):
+    """`az extension add` pip-installs the wheel *with its requirements*: none may be dragged in."""
+    folder = az_extension.extension_dir / "entracert"
+    entries = {p.name for p in folder.iterdir()}
+    assert {"azext_entracert", "pytest_entracert"} <= entries
+    assert not [name for name in entries if name.split("-")[0].lower() in AZ_PROVIDED]
+    dist_infos = [name for name in entries if name.endswith(".dist-info")]
+    assert len(dist_infos) == 1 and dist_infos[0].startswith("entracert-")
+    # Besides our packages there is only the wheel az keeps as the install record.
+    assert entries - {"azext_entracert", "pytest_entracert", *dist_infos} == {az_extension.wheel.name}
+
+
+def test_extension_list_shows_entracert(az):
+    listed = {ext["name"]: ext for ext in az("extension", "list").out}
+    assert listed["entracert"]["version"] == "0.1.0"
+    assert listed["entracert"]["preview"] is True
+
+
+@pytest.mark.parametrize("group", [("entracert",), ("entracert", "cert")])
+def test_group_help_lists_what_is_inside(az, group):
+    text = az(*group, "--help").out
+    assert "Group" in text and "az " + " ".join(group) in text
+    expected = ("cert",) if group == ("entracert",) else COMMANDS
+    for name in expected:
+        assert f"{name} " in text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help_has_an_example(az, command):
+    text = az("entracert", "cert", command, "--help").out
+    examples = text.split("Examples", 1)
+    assert len(examples) == 2, text
+    assert f"az entracert cert {command} " in examples[1]
