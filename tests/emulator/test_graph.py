@@ -621,3 +621,106 @@ def test_unknown_routes_and_methods_are_graph_errors(graph, method, path):
 ])
 def test_wrong_types_never_crash(graph, body):
     assert graph.call("POST", "/v1.0/applications", body).status == 400
+
+
+# --- end to end: real HTTPS, real MSAL tokens from the emulator's STS ---
+
+def msal_token(emulator, app_id, key, cert, scope=None):
+    """A token from the emulator's token endpoint through real MSAL (PS256 + x5t#S256 + x5c)."""
+    import msal
+    from cryptography.hazmat.primitives import serialization
+
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    client = msal.ConfidentialClientApplication(
+        app_id, authority=f"{emulator.authority_host}/{emulator.tenant_id}",
+        client_credential={"private_key": pem_key, "public_certificate": cert.public_bytes(
+            serialization.Encoding.PEM).decode()},
+        instance_discovery=False)
+    return client.acquire_token_for_client([scope or f"{emulator.authority_host}/.default"])
+
+
+def admin_token(emulator):
+    import msal
+    from cryptography import x509
+
+    pem = open(emulator.admin["certificate"], encoding="ascii").read()
+    client = msal.ConfidentialClientApplication(
+        emulator.admin["client_id"], authority=f"{emulator.authority_host}/{emulator.tenant_id}",
+        client_credential={"private_key": pem, "thumbprint": certs.sha1_thumbprint(
+            x509.load_pem_x509_certificate(pem.encode()))},
+        instance_discovery=False)
+    result = client.acquire_token_for_client(["https://graph.microsoft.com/.default"])
+    assert "access_token" in result, result
+    return result["access_token"]
+
+
+def over_https(emulator, method, path, token, body=None, params=None):
+    import requests
+
+    response = requests.request(method, emulator.graph_endpoint + path, json=body, params=params,
+                                headers={"Authorization": f"Bearer {token}"},
+                                verify=emulator.ca_bundle, timeout=10)
+    return response.status_code, (response.json() if response.content else None)
+
+
+def test_e2e_admin_manages_an_application(emulator, trust_emulator, rsa_keys):
+    token = admin_token(emulator)
+    first, second = make_cert(rsa_keys[0], cn="e2e-first"), make_cert(rsa_keys[1], cn="e2e-second")
+    status, app = over_https(emulator, "POST", "/v1.0/applications", token, {
+        "displayName": "e2e managed", "keyCredentials": [key_credential(first)]})
+    assert status == 201
+    status, found = over_https(emulator, "GET", "/v1.0/applications", token,
+                               params={"$filter": f"appId eq '{app['appId']}'"})
+    assert status == 200 and [a["id"] for a in found["value"]] == [app["id"]]
+    status, read = over_https(emulator, "GET", f"/v1.0/applications/{app['id']}", token)
+    status = over_https(emulator, "PATCH", f"/v1.0/applications/{app['id']}", token, {
+        "keyCredentials": read["keyCredentials"] + [key_credential(second)]})[0]
+    assert status == 204
+    status, selected = over_https(emulator, "GET", f"/v1.0/applications(appId='{app['appId']}')",
+                                  token, params={"$select": "id,keyCredentials"})
+    assert [k["key"] for k in selected["keyCredentials"]] == [b64(first), b64(second)]
+    assert over_https(emulator, "DELETE", f"/v1.0/applications/{app['id']}", token)[0] == 204
+    assert over_https(emulator, "GET", f"/v1.0/applications/{app['id']}", token)[0] == 404
+    log = [e for e in emulator.requests_log() if e.get("path", "").startswith("/v1.0/")]
+    assert log and all(token not in json.dumps(e) for e in log)
+
+
+def test_e2e_an_app_rolls_its_own_key(emulator, trust_emulator, rsa_keys, make_app):
+    """addKey with the app's own token, sign in with the new key, removeKey the old one: the old
+    key's sign-in then fails with AADSTS700027."""
+    app = make_app("e2e-roller", key_index=0)
+    own = msal_token(emulator, app.app_id, app.private_key, app.certificate)
+    assert "access_token" in own, own
+    new_cert = make_cert(rsa_keys[1], cn="e2e-roller-next")
+    base = f"/v1.0/applications/{app.object_id}"
+    status, added = over_https(emulator, "POST", f"{base}/addKey", own["access_token"], {
+        "keyCredential": key_credential(new_cert), "passwordCredential": None,
+        "proof": proof(app.app, app.private_key, app.certificate)})
+    assert status == 200, added
+
+    with_new = msal_token(emulator, app.app_id, rsa_keys[1], new_cert)
+    assert "access_token" in with_new, with_new
+    old_key_id = next(k["keyId"] for k in emulator.application(app.app_id)["keyCredentials"]
+                      if k["keyId"] != added["keyId"])
+    status, _ = over_https(emulator, "POST", f"{base}/removeKey", with_new["access_token"], {
+        "keyId": old_key_id, "proof": proof(app.app, rsa_keys[1], new_cert, alg="PS256",
+                                            header="x5t#S256")})
+    assert status == 204
+
+    with_old = msal_token(emulator, app.app_id, app.private_key, app.certificate)
+    assert with_old.get("error") == "invalid_client"
+    assert 700027 in with_old["error_codes"], with_old
+    status, error = over_https(emulator, "POST", f"{base}/addKey", with_new["access_token"], {
+        "keyCredential": key_credential(make_cert(rsa_keys[0])),
+        "proof": proof(app.app, app.private_key, app.certificate)})
+    assert status == 401 and error["error"]["code"] == "Authentication_MissingOrMalformed"
+
+
+def test_e2e_management_without_the_role_is_denied(emulator, trust_emulator, make_app):
+    app = make_app("e2e-unprivileged", key_index=0)
+    result = msal_token(emulator, app.app_id, app.private_key, app.certificate)
+    status, error = over_https(emulator, "GET", "/v1.0/applications", result["access_token"])
+    assert status == 403 and error["error"]["code"] == "Authorization_RequestDenied"
+    status, error = over_https(emulator, "GET", "/v1.0/applications", "")
+    assert status == 401 and error["error"]["message"] == "Access token is empty."
