@@ -1,0 +1,100 @@
+"""The real Azure CLI against the emulator's Graph: ``az ad app credential list / reset --append /
+delete`` (ENTRA-FACTS §1.6, §5.3).
+
+One az login (as the emulator's admin) serves the whole module: each az call costs a second or two.
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from azext_entracert.core import certs
+
+from .test_graph import make_cert
+
+AZ = Path(sys.executable).with_name("az")
+pytestmark = [pytest.mark.xdist_group("az-graph"),
+              pytest.mark.skipif(not AZ.exists(), reason="the project venv has no az")]
+
+
+class Az:
+    """Runs the real az with its own config dir, trusting only the emulator's CA."""
+
+    def __init__(self, config_dir, ca_bundle):
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("AZURE_", "CURL_CA_BUNDLE", "SSL_CERT"))}
+        self.env.update(AZURE_CONFIG_DIR=str(config_dir), REQUESTS_CA_BUNDLE=ca_bundle,
+                        AZURE_CORE_INSTANCE_DISCOVERY="false",
+                        AZURE_CORE_COLLECT_TELEMETRY="false", AZURE_CORE_NO_COLOR="1",
+                        AZURE_CORE_ONLY_SHOW_ERRORS="true")
+
+    def __call__(self, *args, check=True):
+        result = subprocess.run([str(AZ), *args, "-o", "json"], env=self.env, capture_output=True,
+                                text=True, timeout=120)
+        if check:
+            assert result.returncode == 0, f"az {' '.join(args)} failed:\n{result.stderr}"
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+@pytest.fixture(scope="module")
+def az(emulator, tmp_path_factory):
+    """az logged in to the emulator's tenant as its admin (Application.ReadWrite.All)."""
+    run = Az(tmp_path_factory.mktemp("azure-config"), emulator.ca_bundle)
+    origin = emulator.authority_host
+    run("cloud", "register", "-n", "EntraCertEmu", "--endpoint-active-directory", origin,
+        "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+        "--endpoint-resource-manager", origin + "/",
+        "--endpoint-microsoft-graph-resource-id", origin + "/", "--skip-endpoint-discovery")
+    run("cloud", "set", "-n", "EntraCertEmu")
+    run("login", "--service-principal", "-u", emulator.admin["client_id"],
+        "--certificate", emulator.admin["certificate"], "--tenant", emulator.tenant_id,
+        "--skip-subscription-discovery")
+    return run
+
+
+def pem_file(folder, cert, name):
+    from cryptography.hazmat.primitives import serialization
+
+    path = folder / name
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def stored_keys(emulator, app_id):
+    return emulator.application(app_id)["keyCredentials"]
+
+
+def test_az_credential_list_reset_append_and_delete(az, emulator, make_app, rsa_keys, tmp_path):
+    app = make_app("az-graph", key_index=0)
+    original = stored_keys(emulator, app.app_id)
+
+    listed = az("ad", "app", "credential", "list", "--id", app.app_id, "--cert")
+    assert [k["keyId"] for k in listed] == [original[0]["keyId"]]
+    assert listed[0]["customKeyIdentifier"] == certs.sha1_thumbprint(app.certificate)
+
+    new_cert = make_cert(rsa_keys[1], cn="az-appended")
+    az("ad", "app", "credential", "reset", "--id", app.app_id, "--append",
+       "--cert", f"@{pem_file(tmp_path, new_cert, 'new.pem')}")
+    after = stored_keys(emulator, app.app_id)
+    assert [k["key"] for k in after] == [
+        original[0]["key"], base64.b64encode(certs.der_of(new_cert)).decode()]
+    assert after[0] == original[0]  # the existing key survived the key:null round trip
+
+    az("ad", "app", "credential", "delete", "--id", app.app_id, "--key-id", original[0]["keyId"],
+       "--cert")
+    remaining = stored_keys(emulator, app.app_id)
+    assert [k["keyId"] for k in remaining] == [after[1]["keyId"]]
+    assert az("ad", "app", "credential", "list", "--id", app.app_id, "--cert")[0][
+        "keyId"] == after[1]["keyId"]
+
+
+def test_az_reports_graph_errors(az, emulator):
+    missing = "11111111-2222-3333-4444-555555555555"
+    result = subprocess.run([str(AZ), "ad", "app", "credential", "list", "--id", missing],
+                            env=az.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
