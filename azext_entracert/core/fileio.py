@@ -124,6 +124,16 @@ def file_lock(path, *, timeout=30):
 
     lock_path = Path(f"{path}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with portalocker.Lock(str(lock_path), mode="a", timeout=timeout,
-                          flags=portalocker.LOCK_EX):
+    # Non-blocking attempts polled until ``timeout``: a stuck holder yields an error, not a hang.
+    lock = portalocker.Lock(str(lock_path), mode="a", timeout=timeout, check_interval=0.05,
+                            flags=portalocker.LOCK_EX | portalocker.LOCK_NB)
+    try:
+        lock.acquire()
+    except portalocker.LockException as exc:
+        raise OutputError(
+            f"Another process has held the lock on '{path}' for over {timeout} s.", path=path,
+            hint="Wait for the other entracert command to finish, then try again.") from exc
+    try:
         yield
+    finally:
+        lock.release()

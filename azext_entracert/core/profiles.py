@@ -1,0 +1,299 @@
+"""Profiles: which service principal, which certificate, which cloud, and where they are kept.
+
+A profile holds no secret: no password (only the name of the variable or file that holds it),
+no key, no token. The store is one JSON document, ``profiles.json`` in the entracert folder
+(``$AZURE_CONFIG_DIR/entracert``, default ``~/.azure/entracert``), changed only under a
+cross-process lock and replaced atomically, so a failed or concurrent command never corrupts it.
+
+Without any profile, azure-identity's environment variables configure one identity
+(``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_CERTIFICATE_PATH``, ...).
+"""
+import contextlib
+import dataclasses
+import datetime
+import json
+import os
+import re
+from pathlib import Path
+
+from . import clouds
+from .errors import ConfigurationError, ProfileError
+from .fileio import PRIVATE, atomic_write, file_lock
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+DOMAIN = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ENVIRONMENT_PROFILE = "environment"
+EXPORT_MARKER = "entracert-profile/1"
+
+
+def config_dir():
+    """The entracert folder inside the Azure CLI configuration directory."""
+    base = os.environ.get("AZURE_CONFIG_DIR") or Path.home() / ".azure"
+    return Path(base).expanduser() / "entracert"
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """One identity: tenant, client id, certificate and where to ask for tokens."""
+
+    name: str
+    tenant: str
+    client_id: str
+    certificate: str = None          # path of the PFX/PEM, or None with pfx_base64_env
+    pfx_base64_env: str = None
+    password_env: str = None
+    password_file: str = None
+    thumbprint: str = None           # SHA-1 recorded when the profile was made
+    thumbprint_sha256: str = None
+    serial: str = None
+    not_after: str = None            # ISO UTC, so expiry is known without reading the key
+    scopes: tuple = ()
+    cloud: str = None
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_endpoint: str = "https://graph.microsoft.com"
+    ca_bundle: str = None
+    send_chain: bool = False
+    legacy_sha1: bool = False
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data["scopes"] = list(self.scopes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - fields
+        if unknown:
+            raise ConfigurationError(f"Unknown profile field(s): {', '.join(sorted(unknown))}.",
+                                     hint="Export the profile again with this version.")
+        values = dict(data)
+        values["scopes"] = tuple(values.get("scopes") or ())
+        return cls(**values)
+
+    @property
+    def default_scopes(self):
+        return list(self.scopes) or [f"{self.graph_endpoint}/.default"]
+
+    @property
+    def expires(self):
+        if not self.not_after:
+            return None
+        return datetime.datetime.fromisoformat(self.not_after.replace("Z", "+00:00"))
+
+
+def check_tenant(tenant):
+    tenant = (tenant or "").strip()
+    if tenant.lower() in ("common", "organizations", "consumers"):
+        raise ConfigurationError(
+            f"The tenant '{tenant}' is a multi-tenant alias; a service principal signs in to one "
+            "tenant.", hint="Give the directory (tenant) ID GUID or its domain, e.g. contoso.onmicrosoft.com.")
+    if not (GUID.match(tenant) or DOMAIN.match(tenant)):
+        raise ConfigurationError(
+            f"The tenant '{tenant}' is neither a GUID nor a domain name.",
+            hint="Copy the Directory (tenant) ID from the app registration's overview page.")
+    return tenant.lower()
+
+
+def check_client_id(client_id):
+    client_id = (client_id or "").strip()
+    if not GUID.match(client_id):
+        raise ConfigurationError(
+            f"The client id '{client_id}' is not a GUID.",
+            hint="Copy the Application (client) ID from the app registration's overview page.")
+    return client_id.lower()
+
+
+def check_name(name):
+    if not NAME.match(name or ""):
+        raise ConfigurationError(
+            f"The profile name '{name}' is not allowed.",
+            hint="Use letters, digits, '.', '_' and '-' (up to 64), starting with a letter or digit.")
+    if name == ENVIRONMENT_PROFILE:
+        raise ConfigurationError(f"'{ENVIRONMENT_PROFILE}' is reserved for the environment variables.",
+                                 hint="Choose another profile name.")
+    return name
+
+
+def from_environment(environ=None):
+    """The identity azure-identity's variables describe, or None when they are not all set."""
+    environ = os.environ if environ is None else environ
+    tenant, client_id = environ.get("AZURE_TENANT_ID"), environ.get("AZURE_CLIENT_ID")
+    certificate = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
+    if not (tenant and client_id and certificate):
+        return None
+    authority = environ.get("AZURE_AUTHORITY_HOST")
+    if authority and "://" not in authority:
+        authority = f"https://{authority}"
+    host, graph = clouds.resolve(authority_host=authority.rstrip("/") if authority else None)
+    return Profile(
+        name=ENVIRONMENT_PROFILE, tenant=check_tenant(tenant), client_id=check_client_id(client_id),
+        certificate=str(Path(certificate).expanduser().resolve()),
+        password_env="AZURE_CLIENT_CERTIFICATE_PASSWORD"
+        if environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") is not None else None,
+        send_chain=environ.get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "").lower() in ("1", "true"),
+        authority_host=host, graph_endpoint=graph,
+        ca_bundle=environ.get("ENTRACERT_CA_BUNDLE"))
+
+
+class ProfileStore:
+    """``profiles.json`` in ``directory``: ``{"default": name, "profiles": {name: {...}}}``."""
+
+    def __init__(self, directory=None):
+        self.directory = Path(directory) if directory else config_dir()
+        self.path = self.directory / "profiles.json"
+
+    def _read(self):
+        if not self.path.exists():
+            return {"default": None, "profiles": {}}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data.get("profiles"), dict):
+                raise ValueError("no 'profiles' object")
+            return data
+        except (ValueError, AttributeError) as exc:
+            raise ConfigurationError(
+                f"The profile store '{self.path}' is damaged ({exc}); it was left untouched.",
+                hint="Repair the JSON by hand or move the file away and re-create the profiles."
+            ) from exc
+
+    @contextlib.contextmanager
+    def _change(self):
+        """Lock, read, let the caller mutate, write back atomically; an exception writes nothing."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.path):
+            data = self._read()
+            yield data
+            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+            atomic_write(self.path, text.encode("utf-8"), mode=PRIVATE, overwrite=True)
+
+    def list(self):
+        data = self._read()
+        return [Profile.from_dict(p) for _, p in sorted(data["profiles"].items())], data["default"]
+
+    def get(self, name):
+        data = self._read()
+        if name not in data["profiles"]:
+            raise ProfileError(f"There is no profile named '{name}'.", name=name,
+                               hint=_known(data) + " Create one with 'az entracert profile create'.")
+        return Profile.from_dict(data["profiles"][name])
+
+    def default_name(self):
+        return self._read()["default"]
+
+    def add(self, profile, *, make_default=False, replace=False):
+        with self._change() as data:
+            if profile.name in data["profiles"] and not replace:
+                raise ProfileError(f"A profile named '{profile.name}' already exists.",
+                                   name=profile.name,
+                                   hint="Choose another --name, or change it with 'az entracert "
+                                        "profile update'.")
+            data["profiles"][profile.name] = profile.to_dict()
+            if make_default or not data.get("default"):
+                data["default"] = profile.name
+        return profile
+
+    def update(self, name, **changes):
+        with self._change() as data:
+            if name not in data["profiles"]:
+                raise ProfileError(f"There is no profile named '{name}'.", name=name,
+                                   hint=_known(data))
+            profile = dataclasses.replace(Profile.from_dict(data["profiles"][name]), **changes)
+            data["profiles"][name] = profile.to_dict()
+        return profile
+
+    def delete(self, name):
+        with self._change() as data:
+            if data["profiles"].pop(name, None) is None:
+                raise ProfileError(f"There is no profile named '{name}'.", name=name,
+                                   hint=_known(data))
+            if data.get("default") == name:
+                data["default"] = next(iter(sorted(data["profiles"])), None)
+            return data["default"]
+
+    def set_default(self, name):
+        with self._change() as data:
+            if name not in data["profiles"]:
+                raise ProfileError(f"There is no profile named '{name}'.", name=name,
+                                   hint=_known(data))
+            data["default"] = name
+
+    def resolve(self, name=None, environ=None):
+        """The profile to use: the one named, else the environment's identity, else the default."""
+        if name:
+            return from_environment(environ) if name == ENVIRONMENT_PROFILE else self.get(name)
+        environment = from_environment(environ)
+        if environment is not None:
+            return environment
+        default = self.default_name()
+        if not default:
+            raise ProfileError(
+                "No profile was given and there is no default profile.", name=None,
+                hint="Pass --profile NAME, create one with 'az entracert profile create', or set "
+                     "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH.")
+        return self.get(default)
+
+
+def export_document(profile):
+    """A portable, secret-free JSON document of ``profile``."""
+    return {"kind": EXPORT_MARKER, "profile": profile.to_dict()}
+
+
+def import_document(document, *, name=None):
+    """The profile in an exported document (optionally renamed), validated like a new one."""
+    if not isinstance(document, dict) or document.get("kind") != EXPORT_MARKER:
+        raise ConfigurationError("The file is not an entracert profile export.",
+                                 hint="Create it with 'az entracert profile export'.")
+    profile = Profile.from_dict(document["profile"])
+    profile = dataclasses.replace(profile, name=check_name(name or profile.name),
+                                  tenant=check_tenant(profile.tenant),
+                                  client_id=check_client_id(profile.client_id))
+    return profile
+
+
+def _known(data):
+    names = sorted(data["profiles"])
+    return f"Known profiles: {', '.join(names)}." if names else "There are no profiles yet."
+
+
+def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=None,
+                password_env=None, password_file=None, prompt=None, scopes=(), cloud=None,
+                authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
+                legacy_sha1=False, check_name_rules=True):
+    """Validate everything and load the certificate once (so a wrong password or a missing key
+    fails now, not at the first token), recording its thumbprints and expiry in the profile."""
+    from . import certs
+    from .fileio import read_input
+    from .secrets import password_source
+
+    if check_name_rules:
+        check_name(name)
+    tenant, client_id = check_tenant(tenant), check_client_id(client_id)
+    if password_env and password_file:
+        password_source(env=password_env, file=password_file)  # raises the usual conflict error
+    host, graph = clouds.resolve(cloud=cloud, authority_host=authority_host,
+                                 graph_endpoint=graph_endpoint)
+    if ca_bundle:
+        ca_bundle = str(Path(ca_bundle).expanduser().resolve())
+        read_input(ca_bundle, what="CA bundle")
+    if certificate:
+        certificate = str(Path(certificate).expanduser().resolve())
+    loaded = certs.load(certificate, pfx_base64_env=pfx_base64_env, require_key=True,
+                        password=password_source(env=password_env, file=password_file,
+                                                 prompt=prompt))
+    key_type, key_size = certs.key_description(loaded.certificate)
+    if key_type != "RSA" or key_size < 2048:
+        raise ConfigurationError(
+            f"The certificate {loaded.thumbprint} has a {key_size}-bit {key_type} key; Entra ID "
+            "certificate credentials need RSA of at least 2048 bits.",
+            hint="Create a suitable one with 'az entracert cert create'.")
+    return Profile(
+        name=name, tenant=tenant, client_id=client_id, certificate=certificate,
+        pfx_base64_env=pfx_base64_env, password_env=password_env,
+        password_file=str(Path(password_file).expanduser().resolve()) if password_file else None,
+        thumbprint=loaded.thumbprint, thumbprint_sha256=loaded.thumbprint_sha256,
+        serial=format(loaded.certificate.serial_number, "X"),
+        not_after=loaded.certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        scopes=tuple(scopes or ()), cloud=cloud, authority_host=host, graph_endpoint=graph,
+        ca_bundle=ca_bundle, send_chain=bool(send_chain), legacy_sha1=bool(legacy_sha1))

@@ -1,0 +1,131 @@
+"""The profile store: validation, no secrets on disk, atomic and locked changes, environment
+configuration with azure-identity's variable names."""
+import json
+import multiprocessing
+
+import pytest
+
+from azext_entracert.core import profiles
+from azext_entracert.core.errors import (ConfigurationError, PasswordError, ProfileError)
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+CLIENT = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def cert_pem(make_app):
+    return make_app("profile-cert").pem_path
+
+
+@pytest.fixture
+def store(tmp_path):
+    return profiles.ProfileStore(tmp_path / "entracert")
+
+
+def make(name, cert_pem, **kw):
+    return profiles.new_profile(name, tenant=kw.pop("tenant", TENANT), client_id=CLIENT,
+                                certificate=cert_pem, **kw)
+
+
+def test_create_records_thumbprint_and_expiry_but_no_secret(store, cert_pem, monkeypatch):
+    monkeypatch.setenv("PW", "never-stored")
+    profile = make("ci", cert_pem, password_env="PW", scopes=["https://graph.microsoft.com/.default"])
+    store.add(profile)
+    text = store.path.read_text()
+    assert profile.thumbprint in text and "never-stored" not in text
+    assert "PRIVATE KEY" not in text
+    assert oct(store.path.stat().st_mode & 0o777) == "0o600"
+    assert store.get("ci") == profile
+    assert store.default_name() == "ci"
+
+
+@pytest.mark.parametrize("tenant", ["common", "not a tenant", "72f988bf-86f1"])
+def test_bad_tenant_is_refused(cert_pem, tenant):
+    with pytest.raises(ConfigurationError, match="tenant"):
+        make("x", cert_pem, tenant=tenant)
+
+
+def test_domain_tenant_is_accepted(cert_pem):
+    assert make("x", cert_pem, tenant="Contoso.onmicrosoft.com").tenant == "contoso.onmicrosoft.com"
+
+
+def test_bad_client_id_is_refused(cert_pem):
+    with pytest.raises(ConfigurationError, match="client id"):
+        profiles.new_profile("x", tenant=TENANT, client_id="my-app", certificate=cert_pem)
+
+
+def test_wrong_password_fails_at_create(openssl_files, monkeypatch):
+    monkeypatch.setenv("BAD", "nope")
+    with pytest.raises(PasswordError):
+        profiles.new_profile("x", tenant=TENANT, client_id=CLIENT,
+                             certificate=openssl_files / "modern.pfx", password_env="BAD")
+
+
+def test_duplicate_and_unknown_names(store, cert_pem):
+    store.add(make("a", cert_pem))
+    with pytest.raises(ProfileError, match="already exists"):
+        store.add(make("a", cert_pem))
+    with pytest.raises(ProfileError, match="Known profiles: a"):
+        store.get("b")
+
+
+def test_failed_change_leaves_the_store_intact(store, cert_pem):
+    store.add(make("a", cert_pem))
+    before = store.path.read_bytes()
+    with pytest.raises(RuntimeError):
+        with store._change() as data:
+            data["profiles"].clear()
+            raise RuntimeError("boom")
+    assert store.path.read_bytes() == before
+
+
+def test_damaged_store_is_reported_not_overwritten(store, cert_pem):
+    store.directory.mkdir(parents=True)
+    store.path.write_text("{broken")
+    with pytest.raises(ConfigurationError, match="damaged"):
+        store.add(make("a", cert_pem))
+    assert store.path.read_text() == "{broken"
+
+
+def test_delete_moves_the_default(store, cert_pem):
+    store.add(make("a", cert_pem))
+    store.add(make("b", cert_pem))
+    assert store.delete("a") == "b"
+
+
+def test_export_import_round_trip(store, cert_pem):
+    profile = make("a", cert_pem)
+    document = json.loads(json.dumps(profiles.export_document(profile)))
+    assert profiles.import_document(document, name="copy").name == "copy"
+    with pytest.raises(ConfigurationError, match="not an entracert profile"):
+        profiles.import_document({"profile": {}})
+
+
+def test_environment_configuration(cert_pem, store):
+    env = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT,
+           "AZURE_CLIENT_CERTIFICATE_PATH": cert_pem, "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN": "true",
+           "AZURE_AUTHORITY_HOST": "login.microsoftonline.us"}
+    profile = store.resolve(environ=env)
+    assert profile.name == "environment" and profile.send_chain
+    assert profile.authority_host == "https://login.microsoftonline.us"
+    with pytest.raises(ProfileError, match="no default profile"):
+        store.resolve(environ={})
+
+
+def _add_many(directory, cert_pem, prefix):
+    store = profiles.ProfileStore(directory)
+    base = make("seed", cert_pem)
+    for i in range(10):
+        store.add(profiles.Profile.from_dict({**base.to_dict(), "name": f"{prefix}{i}"}))
+
+
+def test_parallel_writers_lose_nothing(store, cert_pem):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_many, args=(store.directory, cert_pem, p))
+               for p in "abcd"]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    names, _ = store.list()
+    assert len(names) == 40

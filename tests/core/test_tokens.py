@@ -1,0 +1,158 @@
+"""Token acquisition through real MSAL against the emulator over real TLS: cache first, network
+only when needed, errors explained, every network acquisition audited."""
+import json
+import os
+import subprocess
+import sys
+
+import jwt
+import pytest
+
+from azext_entracert.core import audit, profiles, tokens
+from azext_entracert.core.errors import AuthenticationError, CertificateError, NetworkError
+
+
+@pytest.fixture
+def entra_dir(tmp_path):
+    return tmp_path / "entracert"
+
+
+@pytest.fixture
+def profile_for(emulator):
+    def make(test_app, name="p", **overrides):
+        values = dict(tenant=emulator.tenant_id, client_id=test_app.app_id,
+                      certificate=test_app.pem_path, authority_host=emulator.authority_host,
+                      ca_bundle=emulator.ca_bundle)
+        values.update(overrides)
+        return profiles.new_profile(name, **values)
+    return make
+
+
+def token_requests(emulator, client_id):
+    return [r for r in emulator.requests_log()
+            if r["path"].endswith("/oauth2/v2.0/token") and r.get("client_id") == client_id]
+
+
+def test_first_token_from_network_then_from_cache(emulator, make_app, profile_for, entra_dir):
+    app = make_app("tokens-basic")
+    profile = profile_for(app)
+    first = tokens.acquire(profile, directory=entra_dir)
+    second = tokens.acquire(profile, directory=entra_dir)
+    assert (first.source, second.source) == ("network", "cache")
+    assert first.token == second.token
+    claims = jwt.decode(first.token, options={"verify_signature": False})
+    assert claims["appid"] == app.app_id and claims["appidacr"] == "2"
+    assert len(token_requests(emulator, app.app_id)) == 1
+    assert oct((entra_dir / tokens.TOKEN_CACHE).stat().st_mode & 0o777) == "0o600"
+
+
+def test_default_assertion_is_ps256_with_sha256_thumbprint(emulator, make_app, profile_for,
+                                                           entra_dir):
+    from azext_entracert.core import assertion, certs
+    app = make_app("tokens-ps256")
+    loaded = certs.load(app.pem_path)
+    token_endpoint = f"{emulator.authority_host}/{emulator.tenant_id}/oauth2/v2.0/token"
+    modern = assertion.client_assertion(loaded, audience=token_endpoint, client_id=app.app_id)
+    legacy = assertion.client_assertion(loaded, audience=token_endpoint, client_id=app.app_id,
+                                        legacy_sha1=True, send_chain=True)
+    assert jwt.get_unverified_header(modern)["alg"] == "PS256"
+    assert "x5t#S256" in jwt.get_unverified_header(modern)
+    header = jwt.get_unverified_header(legacy)
+    assert header["alg"] == "RS256" and "x5t" in header and len(header["x5c"]) == 1
+    for legacy_sha1 in (False, True):
+        profile = profile_for(app, legacy_sha1=legacy_sha1, send_chain=legacy_sha1)
+        assert tokens.acquire(profile, directory=entra_dir, force=True).source == "network"
+
+
+def test_cache_hit_in_a_new_process_makes_no_request(emulator, make_app, profile_for, entra_dir):
+    app = make_app("tokens-newproc")
+    profile = profile_for(app)
+    tokens.acquire(profile, directory=entra_dir)
+    emulator.clear_log()
+    code = ("import sys, json; from azext_entracert.core import tokens, profiles;"
+            "p = profiles.Profile.from_dict(json.loads(sys.argv[1]));"
+            "t = tokens.acquire(p, directory=sys.argv[2]); print(t.source)")
+    env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(profile.to_dict()), str(entra_dir)],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "cache"
+    assert emulator.requests_log() == []
+
+
+def test_force_refresh_goes_to_the_network(emulator, make_app, profile_for, entra_dir):
+    profile = profile_for(make_app("tokens-force"))
+    first = tokens.acquire(profile, directory=entra_dir)
+    again = tokens.acquire(profile, directory=entra_dir, force=True)
+    assert again.source == "network" and again.token != first.token
+    assert tokens.acquire(profile, directory=entra_dir).token == again.token
+
+
+def test_unregistered_certificate_is_explained(emulator, make_app, profile_for, entra_dir, rsa_keys):
+    app = make_app("tokens-unregistered")
+    from tests.conftest import make_certificate, pem_of
+    other = rsa_keys[7]
+    stray = entra_dir.parent / "stray.pem"
+    stray.write_text(pem_of(other, make_certificate(other, "stray")))
+    profile = profile_for(app, certificate=str(stray))
+    with pytest.raises(AuthenticationError) as err:
+        tokens.acquire(profile, directory=entra_dir)
+    assert err.value.code == 700027
+    assert profile.thumbprint in str(err.value)
+    assert "az entracert app cert add" in err.value.hint
+    record = audit.read(entra_dir)[-1]
+    assert record["outcome"] == "failure" and record["code"] == 700027
+
+
+def test_unknown_tenant_is_explained(emulator, make_app, profile_for, entra_dir):
+    profile = profile_for(make_app("tokens-tenant"), tenant="00000000-0000-0000-0000-000000000001")
+    with pytest.raises(AuthenticationError) as err:
+        tokens.acquire(profile, directory=entra_dir)
+    assert err.value.code == 90002
+
+
+def test_untrusted_tls_names_the_host_and_the_fix(emulator, make_app, profile_for, entra_dir):
+    profile = profile_for(make_app("tokens-tls"), ca_bundle=None)
+    with pytest.raises(NetworkError) as err:
+        tokens.acquire(profile, directory=entra_dir)
+    assert "127.0.0.1" in str(err.value) and "--ca-bundle" in err.value.hint
+
+
+def test_unreachable_authority(make_app, profile_for, entra_dir):
+    profile = profile_for(make_app("tokens-down"), authority_host="https://127.0.0.1:9")
+    with pytest.raises(NetworkError, match="cannot be reached"):
+        tokens.acquire(profile, directory=entra_dir)
+
+
+def test_changed_certificate_file_is_reported(make_app, profile_for, entra_dir, rsa_keys):
+    from tests.conftest import make_certificate, pem_of
+    app = make_app("tokens-changed")
+    profile = profile_for(app)
+    with open(app.pem_path, "w") as handle:
+        handle.write(pem_of(rsa_keys[8], make_certificate(rsa_keys[8], "replaced")))
+    with pytest.raises(CertificateError, match="changed since the profile"):
+        tokens.acquire(profile, directory=entra_dir)
+
+
+def test_corrupt_cache_is_set_aside(make_app, profile_for, entra_dir, caplog):
+    profile = profile_for(make_app("tokens-corrupt"))
+    entra_dir.mkdir()
+    (entra_dir / tokens.TOKEN_CACHE).write_text("{not json")
+    assert tokens.acquire(profile, directory=entra_dir).source == "network"
+    assert any(p.name.startswith(tokens.TOKEN_CACHE + ".corrupt-") for p in entra_dir.iterdir())
+    assert "could not be read" in caplog.text
+
+
+def test_audit_records_network_acquisitions_without_secrets(make_app, profile_for, entra_dir):
+    profile = profile_for(make_app("tokens-audit"))
+    token = tokens.acquire(profile, directory=entra_dir)
+    tokens.acquire(profile, directory=entra_dir)  # a cache hit is not audited
+    records = audit.read(entra_dir)
+    assert len(records) == 1
+    assert records[0]["outcome"] == "success"
+    assert records[0]["thumbprintSha256"] == profile.thumbprint_sha256
+    assert token.token not in (entra_dir / "audit.jsonl").read_text()
+
+
+def test_token_repr_hides_the_token(make_app, profile_for, entra_dir):
+    token = tokens.acquire(profile_for(make_app("tokens-repr")), directory=entra_dir)
+    assert token.token not in repr(token)
