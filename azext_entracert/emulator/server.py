@@ -28,7 +28,9 @@ KEPT_QUERY = ("$filter", "$select")  # the only query parts the request log keep
 
 
 class RequestLog:
-    """The last requests served (time, method, path, status, client id, error code)."""
+    """The last requests served: time, method, path (query kept only for $filter/$select),
+    status, client id, error code, and for tokens the credential form and scope; never a secret,
+    an assertion or a token."""
 
     def __init__(self, size=10000):
         self._entries = collections.deque(maxlen=size)
@@ -43,6 +45,8 @@ class RequestLog:
             "status": response.status,
             "client_id": response.log.get("client_id"),
             "error_code": response.log.get("error_code"),
+            "credential": response.log.get("credential"),  # e.g. "PS256 x5t#S256 x5c"
+            "scope": response.log.get("scope"),
             "duration_ms": round((time.time() - started) * 1000, 2),
         })
 

@@ -199,7 +199,7 @@ class SecurityTokenService:
         except TokenError as exc:
             return aadsts.error_response(request, exc.code, **exc.fields)
         headers = {**aadsts.ENTRA_HEADERS, "x-ms-request-id": str(uuid.uuid4())}
-        return json_response(200, body, headers=headers, log={"client_id": body.pop("_client_id")})
+        return json_response(200, body, headers=headers, log=body.pop("_log"))
 
     def _issue(self, request, tenant):
         if tenant.lower() in MULTI_TENANT:
@@ -223,11 +223,11 @@ class SecurityTokenService:
         if form.get("client_assertion"):
             if form.get("client_assertion_type") != JWT_BEARER:
                 raise TokenError(7000218, **fields)
-            self._check_assertion(request, form["client_assertion"], app, tenant, fields)
+            used = self._check_assertion(request, form["client_assertion"], app, tenant, fields)
             acr = "2"
         elif form.get("client_secret"):
             self._check_secret(form["client_secret"], app, fields)
-            acr = "1"
+            used, acr = "client_secret", "1"
         else:
             raise TokenError(7000218, **fields)
         resource_sp, audience, version = self._resource(form["scope"], fields)
@@ -236,7 +236,8 @@ class SecurityTokenService:
         token = self._access_token(client_id, client_sp["id"], acr, audience, version, roles,
                                    resource_sp)
         return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
-                "ext_expires_in": TOKEN_LIFETIME, "access_token": token, "_client_id": client_id}
+                "ext_expires_in": TOKEN_LIFETIME, "access_token": token,
+                "_log": {"client_id": client_id, "credential": used, "scope": form["scope"]}}
 
     def _check_assertion(self, request, assertion, app, tenant, fields):
         import jwt
@@ -285,6 +286,8 @@ class SecurityTokenService:
         if claims["sub"] != claims["iss"]:
             raise TokenError(50048)
         self._check_window(claims, now)
+        # For the request log: how the client signed (never the assertion itself).
+        return " ".join([alg, kind] + (["x5c"] if header.get("x5c") else []))
 
     def _find_key(self, app, kind, wanted):
         if not wanted:
