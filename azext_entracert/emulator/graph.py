@@ -48,6 +48,7 @@ from .wire import Response, json_response
 LOG = logging.getLogger(__name__)
 
 GRAPH_AUDIENCES = {"https://graph.microsoft.com", "https://graph.microsoft.com/", st.GRAPH_APP_ID}
+EXPIRED = "Lifetime validation failed, the token is expired."
 ALL, OWNED_BY = "Application.ReadWrite.All", "Application.ReadWrite.OwnedBy"
 _ENTITY = re.compile(r"^(applications|servicePrincipals)(?:\((.*)\))?$", re.IGNORECASE)
 _ADDRESS = re.compile(r"^\s*(?:(appId)\s*=\s*)?'?([^']*)'?\s*$", re.IGNORECASE)
@@ -83,8 +84,8 @@ class GraphApi:
             response = self._error(error, request_id, client_request_id)
         except Exception:  # a bug of ours: log it here, answer a clean envelope
             LOG.exception("Graph emulator failed on %s %s", request.method, request.path)
-            response = self._error(GraphError(500, "generalException", "An internal error occurred."),
-                                   request_id, client_request_id)
+            internal = GraphError(500, "generalException", "An internal error occurred.")
+            response = self._error(internal, request_id, client_request_id)
         response.headers.update({"request-id": request_id, "client-request-id": client_request_id})
         code = None
         if response.status >= 400:
@@ -109,11 +110,11 @@ class GraphApi:
             claims = self.verify_access_token(token)
         except ValueError as exc:
             if "expire" in str(exc).lower():
-                raise _unauthenticated("Lifetime validation failed, the token is expired.") from None
+                raise _unauthenticated(EXPIRED) from None
             raise _unauthenticated("Access token validation failure.") from None
         exp = claims.get("exp")
         if isinstance(exp, (int, float)) and exp < self.clock():
-            raise _unauthenticated("Lifetime validation failed, the token is expired.")
+            raise _unauthenticated(EXPIRED)
         audiences = GRAPH_AUDIENCES | {self.origin, self.origin + "/"}
         if claims.get("aud") not in audiences or claims.get("tid") != self.state.tenant_id:
             raise _unauthenticated("Access token validation failure. Invalid audience.")
@@ -127,7 +128,8 @@ class GraphApi:
         match = _ENTITY.match(entity)
         if version not in ("v1.0", "beta") or not match:
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{entity}'.")
-        collection = "applications" if match.group(1).lower() == "applications" else "servicePrincipals"
+        apps = match.group(1).lower() == "applications"
+        collection = "applications" if apps else "servicePrincipals"
         address = None
         if match.group(2) is not None:
             parts = _ADDRESS.match(match.group(2))
@@ -159,7 +161,8 @@ class _Call(ApplicationHandlers):
                 "GET": self.list_service_principals, "POST": self.create_service_principal}
         elif not rest:
             table = {"GET": self.get_application, "PATCH": self.patch_application,
-                     "DELETE": self.delete_application} if apps else {"GET": self.get_service_principal}
+                     "DELETE": self.delete_application} if apps else {
+                "GET": self.get_service_principal}
         elif apps and len(rest) == 1 and rest[0] in ACTIONS:
             table = {"POST": getattr(self, ACTIONS[rest[0]])}
         elif not apps and rest[0] in ("appRoleAssignedTo", "appRoleAssignments") and len(rest) <= 2:

@@ -7,15 +7,17 @@ A mixin of ``graph._Call`` (which supplies ``body``, ``context``, ``manager``, `
 import copy
 
 from . import state as st
-from .graph_keys import (GraphError, bad_request, is_guid, merge_key_credentials, new_key_credential,
-                         not_found, utc_from_epoch, valid_certificates, verify_proof)
+from .graph_keys import (GraphError, bad_request, is_guid, merge_key_credentials,
+                         new_key_credential, not_found, utc_from_epoch, valid_certificates,
+                         verify_proof)
 from .wire import Response, json_response
 
 SECRET_LIFETIME = 2 * 365 * 86400
 # Application properties a client may write, with the JSON type each must have.
 WRITABLE = {
     "displayName": str, "identifierUris": list, "appRoles": list, "api": dict,
-    "signInAudience": str, "tags": list, "notes": (str, type(None)), "description": (str, type(None)),
+    "signInAudience": str, "tags": list, "notes": (str, type(None)),
+    "description": (str, type(None)),
     "requiredResourceAccess": list, "web": dict, "spa": dict, "publicClient": dict, "info": dict,
     "isFallbackPublicClient": (bool, type(None)),
 }

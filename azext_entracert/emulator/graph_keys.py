@@ -145,7 +145,8 @@ def new_key_credential(entry, *, password=None):
         raise bad_request("Key credential start date is invalid.")
     key_id = entry.get("keyId") or str(uuid.uuid4())
     if not is_guid(key_id):
-        raise bad_request("Invalid value specified for property 'keyId' of resource 'KeyCredential'.")
+        raise bad_request("Invalid value specified for property 'keyId' of resource "
+                          "'KeyCredential'.")
     display_name = entry.get("displayName") or certificate.subject.rfc4514_string()
     if not isinstance(display_name, str):
         raise bad_request("Invalid value specified for property 'displayName' of resource "
@@ -171,7 +172,8 @@ def merge_key_credentials(stored, sent):
     """The keyCredentials after a PATCH: ``sent`` replaces ``stored``, except that an entry naming
     a stored ``keyId`` with a null key keeps the stored entry as it is."""
     if not isinstance(sent, list):
-        raise bad_request("The property 'keyCredentials' must be an array of keyCredential objects.")
+        raise bad_request("The property 'keyCredentials' must be an array of keyCredential "
+                          "objects.")
     by_id = {credential["keyId"].lower(): credential for credential in stored}
     merged, seen = [], set()
     for entry in sent:

@@ -84,7 +84,7 @@ class Graph:
             message["Authorization"] = f"Bearer {token or self.token()}"
         for name, value in (headers or {}).items():
             message[name] = value
-        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        payload = raw if raw is not None else json.dumps(body).encode() if body is not None else b""
         response = self.api.handle(Request(method, path, query or {}, message, payload))
         response.json = json.loads(response.body) if response.body else None
         return response
@@ -590,7 +590,8 @@ def test_service_principal_reads_and_duplicate_create(graph):
                     query={"$filter": f"appId eq '{app['appId']}'"}).json["value"][0]
     got = graph.call("GET", f"/v1.0/servicePrincipals/{sp['id']}").json
     assert got["appId"] == app["appId"] and got["@odata.context"].endswith("$entity")
-    assert graph.call("GET", f"/v1.0/servicePrincipals(appId='{app['appId']}')").json["id"] == sp["id"]
+    by_app_id = graph.call("GET", f"/v1.0/servicePrincipals(appId='{app['appId']}')").json
+    assert by_app_id["id"] == sp["id"]
     assert_error(graph.call("POST", "/v1.0/servicePrincipals", {"appId": app["appId"]}), 409,
                  "Request_MultipleObjectsWithSameKeyValue")
     assert_error(graph.call("POST", "/v1.0/servicePrincipals", {"appId": str(uuid.uuid4())}), 400,
