@@ -14,7 +14,13 @@ adapters use: the az layer maps the classes onto azure-cli's error types in one 
     │                             non-RSA or weak key, expired
     ├── OutputError               an output file exists (no --force), its folder is missing, or the
     │                             write failed
-    └── ConfigurationError        arguments or settings that do not fit together
+    ├── ConfigurationError        arguments or settings that do not fit together
+    ├── ProfileError              a profile name is unknown, or already taken
+    ├── AuthenticationError       Entra refused the request (AADSTS code, correlation id, fix)
+    ├── NetworkError              the authority or Graph cannot be reached (DNS, TLS, timeout)
+    ├── TokenFormatError          a string given as a token is not a readable JWT, or its
+    │                             signature does not verify
+    └── GraphError                Microsoft Graph refused a call (HTTP status, Graph error code)
 
 Messages never contain a password, a private key or a token.
 """
@@ -71,3 +77,55 @@ class OutputError(EntraCertError):
 
 class ConfigurationError(EntraCertError):
     """Arguments or settings that do not fit together, or a value of the wrong shape."""
+
+
+class ProfileError(EntraCertError):
+    """A profile ``name`` is unknown (show, use, delete) or already taken (create, import)."""
+
+    def __init__(self, message, *, name, hint=None):
+        super().__init__(message, hint=hint)
+        self.name = name
+
+
+class AuthenticationError(EntraCertError):
+    """Entra ID refused a token request.
+
+    ``code`` is the AADSTS number (int, or None when Entra sent none), ``error`` the OAuth error
+    string (``invalid_client``...), ``description`` Entra's own ``error_description`` (it never
+    holds a secret), and ``correlation_id``/``trace_id`` let Microsoft support find the request.
+    """
+
+    def __init__(self, message, *, code=None, error=None, correlation_id=None, trace_id=None,
+                 description=None, hint=None):
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.error = error
+        self.correlation_id = correlation_id
+        self.trace_id = trace_id
+        self.description = description
+
+
+class NetworkError(EntraCertError):
+    """``host`` cannot be reached: DNS, refused connection, TLS trust, timeout or garbage reply."""
+
+    def __init__(self, message, *, host, hint=None):
+        super().__init__(message, hint=hint)
+        self.host = host
+
+
+class TokenFormatError(EntraCertError):
+    """A string given as a token is not a JWT we can read, or its signature does not verify.
+
+    The message never contains the token itself (at most its length).
+    """
+
+
+class GraphError(EntraCertError):
+    """Microsoft Graph refused a call: ``status`` (HTTP), ``code`` (``Authorization_RequestDenied``
+    ...) and ``request_id`` from Graph's error envelope."""
+
+    def __init__(self, message, *, status=None, code=None, request_id=None, hint=None):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.request_id = request_id

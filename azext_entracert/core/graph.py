@@ -1,0 +1,108 @@
+"""Microsoft Graph calls for applications and their certificate credentials.
+
+Shapes follow Graph v1.0 (ENTRA-FACTS section 5): ``keyCredentials`` is replaced wholesale by a
+PATCH, so adding a certificate re-sends every existing entry with its ``keyId`` and ``key: null``
+(Graph keeps the stored key), which is what keeps other credentials alive.
+"""
+import base64
+import datetime
+import uuid
+from urllib.parse import quote
+
+from .errors import ConfigurationError, GraphError
+
+
+def key_credential(loaded, *, display_name=None, now=None):
+    """A new keyCredential for ``loaded``'s certificate, dates clipped to its validity (as az does:
+    start = max(now, notBefore + 1 s), end = notAfter - 1 s)."""
+    certificate = loaded.certificate
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    start = max(now, certificate.not_valid_before_utc + datetime.timedelta(seconds=1))
+    end = certificate.not_valid_after_utc - datetime.timedelta(seconds=1)
+    return {
+        "@odata.type": "#microsoft.graph.keyCredential",
+        "customKeyIdentifier": None,  # Graph derives the SHA-1 thumbprint
+        "displayName": (display_name or certificate.subject.rfc4514_string())[:90],
+        "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "key": base64.b64encode(loaded.der).decode("ascii"),
+        "keyId": str(uuid.uuid4()),
+        "startDateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "type": "AsymmetricX509Cert",
+        "usage": "Verify",
+    }
+
+
+class GraphClient:
+    """Calls ``{endpoint}/v1.0/...`` with a bearer token from ``token_provider()``."""
+
+    def __init__(self, *, endpoint, token_provider, http):
+        self.endpoint = endpoint.rstrip("/")
+        self._token_provider = token_provider
+        self._http = http
+
+    def call(self, method, path, *, params=None, body=None):
+        """One Graph call; the parsed JSON (or None for 204), GraphError on any refusal."""
+        headers = {"Authorization": f"Bearer {self._token_provider()}",
+                   "Accept": "application/json", "client-request-id": str(uuid.uuid4())}
+        response = self._http.request(method, f"{self.endpoint}/v1.0/{path}", params=params,
+                                      json=body, headers=headers)
+        if response.status_code == 204 or not response.content:
+            if response.status_code >= 400:
+                raise GraphError(f"Microsoft Graph answered HTTP {response.status_code} to "
+                                 f"{method} {path}.", status=response.status_code)
+            return None
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise GraphError(f"Microsoft Graph answered {method} {path} with something that is "
+                             "not JSON.", status=response.status_code,
+                             hint="Check the Graph endpoint of the profile.") from exc
+        if response.status_code >= 400:
+            raise _graph_error(method, path, response.status_code, payload)
+        return payload
+
+    def find_application(self, app_id):
+        """The application with ``appId`` (keys included), or GraphError if there is none."""
+        found = self.call("GET", "applications", params={
+            "$filter": f"appId eq '{app_id}'", "$select": "id,appId,displayName"}).get("value", [])
+        if not found:
+            raise GraphError(f"No application with appId '{app_id}' is visible in this tenant.",
+                             status=404, code="Request_ResourceNotFound",
+                             hint="Check the client id and that the signed-in identity may read "
+                                  "applications (Application.ReadWrite.All).")
+        return self.call("GET", f"applications/{quote(found[0]['id'])}",
+                         params={"$select": "id,appId,displayName,keyCredentials"})
+
+    def create_application(self, display_name, *, certificates=()):
+        """A new application (and its service principal) registering ``certificates``."""
+        if not display_name:
+            raise ConfigurationError("An application needs a display name.",
+                                     hint="Pass --display-name NAME.")
+        return self.call("POST", "applications", body={
+            "displayName": display_name,
+            "keyCredentials": [key_credential(c) for c in certificates]})
+
+    def append_key_credential(self, application, loaded, *, display_name=None):
+        """PATCH ``application``'s keys to its existing ones plus ``loaded``; return the new entry."""
+        entry = key_credential(loaded, display_name=display_name)
+        kept = [{**existing, "key": None} for existing in application.get("keyCredentials", [])]
+        self.call("PATCH", f"applications/{quote(application['id'])}",
+                  body={"keyCredentials": [*kept, entry]})
+        return entry
+
+
+def _graph_error(method, path, status, payload):
+    error = payload.get("error") if isinstance(payload, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code, message = error.get("code"), error.get("message") or "no message"
+    request_id = (error.get("innerError") or {}).get("request-id")
+    hints = {
+        401: "The Graph token was refused; check the profile's Graph endpoint and cloud.",
+        403: "The identity lacks a Graph permission: it needs the Application.ReadWrite.All (or "
+             "Application.ReadWrite.OwnedBy) application role, granted with admin consent.",
+        404: "Check the application id, and that it lives in this tenant.",
+    }
+    return GraphError(f"Microsoft Graph refused {method} {path.split('?')[0]} (HTTP {status}, "
+                      f"{code}): {message}", status=status, code=code, request_id=request_id,
+                      hint=hints.get(status, "Check the request; Graph's message says why.")
+                      + (f" Request ID: {request_id}." if request_id else ""))

@@ -1,0 +1,51 @@
+"""The core's Microsoft Graph client against the emulator's Graph: an admin profile creates an
+application with a certificate, appends another without losing the first, and refusals come back
+as GraphError with Graph's code."""
+import pytest
+
+from azext_entracert.core import certgen, graph, profiles, tokens
+from azext_entracert.core.errors import GraphError
+from azext_entracert.core.http import HttpClient
+
+
+@pytest.fixture
+def admin_graph(emulator, tmp_path):
+    admin = profiles.new_profile(
+        "admin", tenant=emulator.tenant_id, client_id=emulator.admin["client_id"],
+        certificate=emulator.admin["certificate"], authority_host=emulator.authority_host,
+        ca_bundle=emulator.ca_bundle)
+    return _client(admin, emulator, tmp_path)
+
+
+def _client(profile, emulator, tmp_path):
+    scope = [f"{profile.graph_endpoint}/.default"]
+    return graph.GraphClient(
+        endpoint=profile.graph_endpoint, http=HttpClient(ca_bundle=emulator.ca_bundle),
+        token_provider=lambda: tokens.acquire(profile, scope, directory=tmp_path).token)
+
+
+def test_create_then_append_keeps_every_certificate(admin_graph, emulator):
+    first = certgen.create_self_signed("CN=graph-first")
+    app = admin_graph.create_application("graph-core", certificates=[first])
+    second = certgen.create_self_signed("CN=graph-second")
+    admin_graph.append_key_credential(admin_graph.find_application(app["appId"]), second)
+    keys = admin_graph.find_application(app["appId"])["keyCredentials"]
+    assert sorted(k["customKeyIdentifier"] for k in keys) == sorted(
+        [first.thumbprint, second.thumbprint])
+    assert all(k["key"] for k in keys)
+
+
+def test_unknown_application_is_a_clear_error(admin_graph):
+    with pytest.raises(GraphError, match="No application with appId"):
+        admin_graph.find_application("00000000-0000-0000-0000-00000000abcd")
+
+
+def test_identity_without_graph_role_is_refused(emulator, make_app, tmp_path):
+    app = make_app("graph-norole")
+    plain = profiles.new_profile("plain", tenant=emulator.tenant_id, client_id=app.app_id,
+                                 certificate=app.pem_path, authority_host=emulator.authority_host,
+                                 ca_bundle=emulator.ca_bundle)
+    with pytest.raises(GraphError) as err:
+        _client(plain, emulator, tmp_path).create_application("nope")
+    assert err.value.status == 403 and err.value.code == "Authorization_RequestDenied"
+    assert "Application.ReadWrite.All" in err.value.hint
