@@ -92,7 +92,8 @@ def test_discovery_uses_guid_endpoints_for_guid_or_domain_tenant(emulator, form)
 
 
 @pytest.mark.parametrize("tenant, code", [("nosuch.onmicrosoft.com", 90002),
-                                          (str(uuid.uuid4()), 90002), ("not_a_tenant!", 900023)])
+                                          ("3f1e2d4c-0000-4000-8000-00000000abcd", 90002),
+                                          ("not_a_tenant!", 900023)])
 def test_discovery_of_unknown_or_malformed_tenant_is_refused(emulator, tenant, code):
     url = f"{emulator.authority_host}/{tenant}/v2.0/.well-known/openid-configuration"
     assert_aadsts(requests.get(url, verify=emulator.ca_bundle, timeout=10), 400, code)
