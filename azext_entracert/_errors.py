@@ -14,6 +14,13 @@ types (``azure.cli.core.azclierror``), so az prints ``ERROR: <message>`` and the
     OutputError                 FileOperationError         output exists (no --force), folder missing
     ConfigurationError          InvalidArgumentValueError  a value of the wrong shape (subject, SAN,
                                                            days) or options that do not fit together
+    ProfileError                InvalidArgumentValueError  the profile name given is unknown or taken
+    AuthenticationError         AuthenticationError        Entra refused: az's own type for sign-in
+    NetworkError                AzureConnectionError       authority/Graph unreachable, TLS, timeout
+    TokenFormatError            InvalidArgumentValueError  the token given is not a readable JWT
+    GraphError                  by HTTP status, az's rule  400 BadRequest, 401 Unauthorized, 403
+                                                           Forbidden, 404 ResourceNotFound (exit 3),
+                                                           5xx AzureInternal; else AzureResponseError
     EntraCertError (any other)  UnclassifiedUserFault
 
 Anything that is not an ``EntraCertError`` is a bug of ours and is re-raised untouched, so that az
@@ -32,14 +39,32 @@ def _table():
         (core.CertificateError, az.ValidationError),
         (core.OutputError, az.FileOperationError),
         (core.ConfigurationError, az.InvalidArgumentValueError),
+        (core.ProfileError, az.InvalidArgumentValueError),
+        (core.AuthenticationError, az.AuthenticationError),
+        (core.NetworkError, az.AzureConnectionError),
+        (core.TokenFormatError, az.InvalidArgumentValueError),
+        (core.GraphError, _by_http_status),
         (core.EntraCertError, az.UnclassifiedUserFault),
     )
+
+
+def _by_http_status(error):
+    """The type azure-cli itself gives an HTTP error of this status."""
+    from azure.cli.core import azclierror as az
+    from azure.cli.core.util import get_error_type_by_status_code
+
+    if error.status is None:
+        return az.AzureResponseError
+    az_type = get_error_type_by_status_code(str(error.status))
+    return az.AzureResponseError if az_type is az.UnknownError else az_type
 
 
 def to_az_error(error):
     """The azure-cli error for core ``error``: its message, and its hint as recommendation."""
     for core_type, az_type in _table():
         if isinstance(error, core_type):
+            if not isinstance(az_type, type):  # a rule that looks at the error's fields
+                az_type = az_type(error)
             return az_type(error.message, recommendation=error.hint)
     raise TypeError(f"not an entracert error: {type(error).__name__}")
 

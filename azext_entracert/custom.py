@@ -60,10 +60,11 @@ def cert_assemble(cert_path, key_path, out, chain_paths=None, key_password_env=N
     fileio.check_writable(out, overwrite=force)
     _exclusive(("--key-password-env", key_password_env),
                ("--key-password-file", key_password_file))
+    # The new PFX's password first: a missing source fails before we touch the inputs.
+    password = _new_file_password(password_env, password_file, no_password, purpose="PFX password")
     key_password = _source(key_password_env, key_password_file, prompt=_prompt())
     loaded = certgen.assemble(cert_path, key_path, tuple(chain_paths or ()),
                               key_password=key_password)
-    password = _new_file_password(password_env, password_file, no_password, purpose="PFX password")
     result = certgen.convert(loaded, "pfx", out, password=password, force=force)
     return {**certs.describe(loaded), "files": {"pfx": result["path"]}}
 
@@ -106,14 +107,14 @@ def cert_convert(to, out, file_path=None, pfx_base64_env=None, password_env=None
     from .core import certgen, fileio
 
     fileio.check_writable(out, overwrite=force)
+    out_flags = ("--out-password-env", "--out-password-file", "--out-no-password")
+    _exclusive(*zip(out_flags, (out_password_env, out_password_file, out_no_password)))
     loaded = _load(file_path, pfx_base64_env, password_env, password_file,
                    key_file, key_password_env, key_password_file, require_key=to == "pfx")
     password = None
     if loaded.has_private_key and to in ("pfx", "pem"):
         password = _new_file_password(out_password_env, out_password_file, out_no_password,
-                                      purpose="password for the output",
-                                      flags=("--out-password-env", "--out-password-file",
-                                             "--out-no-password"))
+                                      purpose="password for the output", flags=out_flags)
     return certgen.convert(loaded, to, out, password=password, force=force)
 
 
