@@ -4,7 +4,9 @@ Passwords are never taken as values: only the *name* of an environment variable 
 file holding one (``--password-env``/``--password-file``), or an interactive prompt.
 """
 
-_KEY_SIZES = [2048, 3072, 4096]
+# Strings: azure-cli's parser suggests close matches for a wrong choice with difflib, which
+# needs string choices (int choices turn a typo into an internal error). custom.py converts.
+_KEY_SIZES = ["2048", "3072", "4096"]
 _HASHES = ["sha256", "sha384", "sha512"]
 
 
@@ -33,7 +35,7 @@ def load_arguments(loader, _command):
         c.argument("san", options_list=["--san"], nargs="+",
                    help="Subject alternative names, space-separated: DNS:host, IP:address, "
                         "URI:uri or EMAIL:address.")
-        c.argument("key_size", options_list=["--key-size"], type=int, choices=_KEY_SIZES,
+        c.argument("key_size", options_list=["--key-size"], arg_type=get_enum_type(_KEY_SIZES),
                    help="RSA key size in bits. 4096 takes several seconds.")
         c.argument("hash_name", options_list=["--hash"], arg_type=get_enum_type(_HASHES),
                    help="Signature hash algorithm.")

@@ -22,6 +22,7 @@ def cert_create(subject, out, san=None, key_size=2048, hash_name="sha256", days=
     """Create a self-signed certificate: PATH.pfx (0600) with PATH.cer and PATH.pem beside it."""
     from .core import certgen, certs
 
+    key_size = int(key_size)
     certgen.check_bundle_writable(out, force=force)  # before the password prompt and the key
     password = _new_file_password(password_env, password_file, no_password, purpose="PFX password")
     if key_size >= _SLOW_KEY_BITS:
@@ -37,6 +38,7 @@ def cert_csr(subject, key_out, out, san=None, key_size=2048, hash_name="sha256",
     """Create a private key and a PKCS#10 certificate signing request for a CA."""
     from .core import certgen, fileio
 
+    key_size = int(key_size)
     _exclusive(("--password-env", password_env), ("--password-file", password_file))
     for path in (key_out, out):
         fileio.check_writable(path, overwrite=force)

@@ -107,6 +107,13 @@ def test_bad_input_is_one_clear_error_naming_the_file(az, tmp_path, case, conten
     assert len(result.stderr.strip().splitlines()) == 2  # the error, then the fix
 
 
+def test_a_wrong_choice_is_a_usage_error_with_the_allowed_values(az):
+    result = az("entracert", "cert", "create", "--subject", "CN=x", "--out", "x.pfx",
+                "--no-password", "--key-size", "1024", check=False)
+    assert result.returncode == 2  # az's code for a command line it cannot parse
+    assert "2048, 3072, 4096" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_wrong_password_says_so(az, tmp_path):
     az("entracert", "cert", "create", "--subject", "CN=pw", "--out", "pw.pfx",
        "--password-env", "PFX_PASSWORD", env=PASSWORD)

@@ -34,8 +34,14 @@ def test_group_help_lists_what_is_inside(az, group):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_command_help_has_an_example(az, command):
+def test_command_help_documents_every_option_and_has_an_example(az, command):
     text = az("entracert", "cert", command, "--help").out
+    arguments = text.split("\nArguments\n", 1)[1].split("\n\n", 1)[0]
+    options = [line.strip() for line in arguments.splitlines() if line.startswith("    -")]
+    assert options, text
+    for line in options:
+        name, _, description = line.partition(" : ")
+        assert name.startswith("--") and description.strip(), f"undocumented or short option: {line}"
     examples = text.split("Examples", 1)
     assert len(examples) == 2, text
     assert f"az entracert cert {command} " in examples[1]
