@@ -160,7 +160,7 @@ def _new_file_password(env, file, no_password, *, purpose,
     With no option given we ask (twice, to catch typos) on a terminal; without a terminal there is
     nobody to ask, and silently writing an unprotected key would be a surprise, so we refuse.
     """
-    from azure.cli.core.azclierror import RequiredArgumentMissingError
+    from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumentMissingError
 
     from .core import secrets
 
@@ -171,7 +171,14 @@ def _new_file_password(env, file, no_password, *, purpose,
             "No password source for the new private key, and no terminal to ask for one.",
             recommendation=f"Add {flags[0]} VAR, {flags[1]} PATH or {flags[2]}.")
     source = secrets.password_source(env=env, file=file, no_password=no_password, prompt=prompt)
-    return source.get(purpose=purpose)
+    password = source.get(purpose=purpose)
+    if password == b"":
+        # An empty password would silently write the key unprotected; that takes the explicit flag.
+        raise InvalidArgumentValueError(
+            f"The {purpose} from {source.describe()} is empty.",
+            recommendation=f"Give a non-empty password, or pass {flags[2]} to write the key "
+                           "without one.")
+    return password
 
 
 def _prompt(*, confirm=False):

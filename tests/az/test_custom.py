@@ -130,3 +130,11 @@ def test_assemble_joins_the_ca_answer_its_key_and_chain(tmp_path):
         custom.cert_assemble(str(tmp_path / "app.crt"), str(tmp_path / "other.key"),
                              str(tmp_path / "bad.pfx"), no_password=True)
     assert not (tmp_path / "bad.pfx").exists()
+
+
+def test_an_empty_password_for_a_new_key_takes_the_explicit_no_password_flag(tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setenv("EMPTY", "")
+    with pytest.raises(az.InvalidArgumentValueError, match="environment variable EMPTY is empty"):
+        custom.cert_create("CN=x", str(tmp_path / "x.pfx"), password_env="EMPTY")
+    assert list(tmp_path.iterdir()) == []
