@@ -43,7 +43,8 @@ def cert_csr(subject, key_out, out, san=None, key_size=2048, hash_name="sha256",
     for path in (key_out, out):
         fileio.check_writable(path, overwrite=force)
     # The key is encrypted only when a source is named: no prompt, as with `openssl req -nodes`.
-    password = _source(password_env, password_file).get(purpose="key password")
+    password = _non_empty(_source(password_env, password_file), "key password",
+                          instead="leave out the password options for an unencrypted key")
     if key_size >= _SLOW_KEY_BITS:
         logger.warning("Generating a %d-bit RSA key, this can take several seconds...", key_size)
     key, csr = certgen.create_csr(subject, sans=tuple(san or ()), key_size=key_size,
@@ -160,7 +161,7 @@ def _new_file_password(env, file, no_password, *, purpose,
     With no option given we ask (twice, to catch typos) on a terminal; without a terminal there is
     nobody to ask, and silently writing an unprotected key would be a surprise, so we refuse.
     """
-    from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumentMissingError
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
 
     from .core import secrets
 
@@ -171,13 +172,17 @@ def _new_file_password(env, file, no_password, *, purpose,
             "No password source for the new private key, and no terminal to ask for one.",
             recommendation=f"Add {flags[0]} VAR, {flags[1]} PATH or {flags[2]}.")
     source = secrets.password_source(env=env, file=file, no_password=no_password, prompt=prompt)
+    return _non_empty(source, purpose, instead=f"pass {flags[2]} to write the key without one")
+
+
+def _non_empty(source, purpose, *, instead):
+    """The password from ``source``; an empty one would silently leave a new key unprotected."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+
     password = source.get(purpose=purpose)
     if password == b"":
-        # An empty password would silently write the key unprotected; that takes the explicit flag.
-        raise InvalidArgumentValueError(
-            f"The {purpose} from {source.describe()} is empty.",
-            recommendation=f"Give a non-empty password, or pass {flags[2]} to write the key "
-                           "without one.")
+        raise InvalidArgumentValueError(f"The {purpose} from {source.describe()} is empty.",
+                                        recommendation=f"Give a non-empty password, or {instead}.")
     return password
 
 

@@ -137,4 +137,7 @@ def test_an_empty_password_for_a_new_key_takes_the_explicit_no_password_flag(tmp
     monkeypatch.setenv("EMPTY", "")
     with pytest.raises(az.InvalidArgumentValueError, match="environment variable EMPTY is empty"):
         custom.cert_create("CN=x", str(tmp_path / "x.pfx"), password_env="EMPTY")
+    with pytest.raises(az.InvalidArgumentValueError, match="key password from environment"):
+        custom.cert_csr("CN=x", str(tmp_path / "x.key"), str(tmp_path / "x.csr"),
+                        password_env="EMPTY")
     assert list(tmp_path.iterdir()) == []
