@@ -68,7 +68,8 @@ class PasswordSource:
             if value is None:
                 raise PasswordError(
                     f"The environment variable {self._detail} is not set.",
-                    hint=f"Export it with {purpose}, or choose another password source.")
+                    hint=f"Export it first (export {self._detail}=...), or choose another "
+                         "password source.")
             return value.encode("utf-8")
         if self._kind == "file":
             path = Path(self._detail).expanduser()
