@@ -259,6 +259,15 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _dispatch
 
+    def send_error(self, code, message=None, explain=None):
+        """Protocol-level errors (bad request line, unknown method) as JSON, not stdlib HTML."""
+        self.close_connection = True
+        if not hasattr(self, "command") or self.command is None:
+            self.command = "GET"
+        self._send(json_response(code, {"error": "invalid_request",
+                                        "error_description": message or explain or ""}),
+                   close=True)
+
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
         LOG.debug("%s - " + format, self.client_address[0], *args)
 

@@ -225,3 +225,16 @@ def test_graph_routes_are_served_on_the_same_origin(emulator):
     response = get(emulator, "/v1.0/applications")
     assert response.status_code == 401  # Graph answers (no token), not the 404/501 of the router
     assert response.json()["error"]["code"]
+
+
+def test_protocol_errors_are_json_too(emulator):
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=emulator.ca_bundle)
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(b"BREW /coffee HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = tls.recv(65536).decode()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 501") and json.loads(body)["error"] == "invalid_request"
