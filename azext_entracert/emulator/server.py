@@ -6,6 +6,17 @@ connection's own thread so a slow client cannot stall the accept loop. Every req
 ``wire.Request``; the router hands it to the STS, to Graph, or to the ``/_emulator`` control
 endpoints, and writes the ``wire.Response`` back. A handler that raises yields a 500 with a JSON
 body (the traceback goes to the ``azext_entracert.emulator`` logger, never to the client).
+
+Control endpoints, for tests:
+
+* ``GET /_emulator/requests`` -> ``{"value": [{time, method, path, query ($filter/$select only),
+  status, client_id, error_code, credential, scope, duration_ms}, ...]}``; ``DELETE`` clears it.
+  Control requests themselves are not logged. Nothing secret is recorded.
+* ``POST /_emulator/faults`` with ``{"path": substring-or-regex, "method"?, "count"? (1),
+  "status"?, "delay"? (s, <= 60), "retry_after"?, "body"? ("malformed" or raw text)}`` -> 201; the
+  next ``count`` matching requests get it (no ``status``: served normally, then ``body`` /
+  ``Retry-After`` applied). ``DELETE`` clears all faults. Bad specs -> 400 with the reason.
+* Bodies above 1 MiB -> 413 (drained up to 16 MiB so the client reads the answer, then closed).
 """
 import collections
 import datetime
