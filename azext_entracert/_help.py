@@ -5,7 +5,8 @@ helps["entracert"] = """
 type: group
 short-summary: Authenticate Microsoft Entra ID service principals with X.509 certificates.
 long-summary: Create, inspect, validate and convert the certificates that serve as Entra ID
-    application credentials.
+    application credentials; keep profiles of service principals that sign in with them, get
+    their access tokens (cached), and read the audit trail of token requests.
 """
 
 helps["entracert cert"] = """
@@ -101,4 +102,181 @@ examples:
     text: az entracert cert convert --file my-app.pfx --password-env PFX_PASSWORD --to der --out my-app.cer
   - name: Join a PEM certificate and key into a password-protected PFX.
     text: az entracert cert convert --file my-app.crt --key-file my-app.key --to pfx --out my-app.pfx --out-password-env PFX_PASSWORD
+"""
+
+helps["entracert profile"] = """
+type: group
+short-summary: Manage profiles (which service principal, certificate and cloud to sign in with).
+long-summary: |
+    Profiles live in $AZURE_CONFIG_DIR/entracert/profiles.json (default ~/.azure/entracert).
+    A profile holds no secret: the certificate's path and thumbprint, the tenant and client IDs,
+    scopes, endpoints, and the *name* of the variable or file holding the certificate password.
+    Without any profile, azure-identity's variables configure one identity, the profile named
+    'environment': AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH,
+    AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN, AZURE_AUTHORITY_HOST
+    (and ENTRACERT_CA_BUNDLE for a private CA).
+"""
+
+helps["entracert profile create"] = """
+type: command
+short-summary: Create a profile for a service principal that signs in with a certificate.
+long-summary: |
+    Checks the tenant (GUID or domain) and client ID (GUID), loads the certificate once (so a
+    wrong password or a missing key fails now) and records its thumbprints and expiry. Without
+    --cloud or --authority-host the active az cloud ('az cloud show') decides the authority and
+    Graph endpoint. The password is read from --password-env or --password-file; with neither,
+    you are asked on a terminal when the file needs one (and again whenever a new token needs
+    the certificate). The first profile becomes the default.
+examples:
+  - name: Create the default profile for an application with a password-protected PFX.
+    text: az entracert profile create --name ci --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000001 --certificate ci.pfx --password-env CI_PFX_PASSWORD --default
+  - name: Create a profile for the local emulator, trusting its CA for this profile only.
+    text: az entracert profile create --name emu --tenant TENANT_ID --client-id APP_ID --certificate app.pem --authority-host https://127.0.0.1:8443 --ca-bundle .emulator/ca.pem
+  - name: Create a US Government profile whose tokens are for Azure Resource Manager.
+    text: az entracert profile create --name gov --tenant TENANT_ID --client-id APP_ID --certificate gov.pfx --password-file ~/.secrets/gov-pw --cloud AzureUSGovernment --scope https://management.usgovcloudapi.net/.default
+"""
+
+helps["entracert profile list"] = """
+type: command
+short-summary: List the profiles.
+examples:
+  - name: List the profiles as a table (name, tenant, client ID, thumbprint, default, expiry).
+    text: az entracert profile list -o table
+"""
+
+helps["entracert profile show"] = """
+type: command
+short-summary: Show a profile.
+examples:
+  - name: Show the thumbprint a profile expects.
+    text: az entracert profile show --name ci --query thumbprint -o tsv
+"""
+
+helps["entracert profile update"] = """
+type: command
+short-summary: Change a profile.
+long-summary: Only the options given change. A new --certificate or password option loads the
+    certificate again and records its new thumbprint; the other changes keep the recorded one.
+examples:
+  - name: Switch a profile to a renewed certificate.
+    text: az entracert profile update --name ci --certificate ci-2027.pfx --password-env CI_PFX_PASSWORD
+  - name: Send the certificate chain and make the profile the default.
+    text: az entracert profile update --name ci --send-chain true --default
+"""
+
+helps["entracert profile delete"] = """
+type: command
+short-summary: Delete a profile (its cached tokens stay until 'token clear').
+examples:
+  - name: Delete a profile without being asked to confirm.
+    text: az entracert profile delete --name old --yes
+"""
+
+helps["entracert profile set-default"] = """
+type: command
+short-summary: Make a profile the default, used when no --profile is given.
+examples:
+  - name: Use the profile 'ci' by default.
+    text: az entracert profile set-default --name ci
+"""
+
+helps["entracert profile export"] = """
+type: command
+short-summary: Write a profile to a JSON file holding no secret, to import on another machine.
+examples:
+  - name: Export a profile.
+    text: az entracert profile export --name ci --out ci-profile.json
+"""
+
+helps["entracert profile import"] = """
+type: command
+short-summary: Add a profile from a file written by 'profile export'.
+long-summary: Tenant and client ID are checked again; you are warned when the certificate is not
+    at the recorded path on this machine.
+examples:
+  - name: Import a profile under another name.
+    text: az entracert profile import --file ci-profile.json --name ci-copy
+"""
+
+helps["entracert token"] = """
+type: group
+short-summary: Get, inspect and clear access tokens of a profile's service principal.
+long-summary: |
+    Tokens are cached in $AZURE_CONFIG_DIR/entracert (mode 0600, locked across processes): a
+    valid cached token is returned without any network request, without reading the
+    certificate. Every token command warns when the certificate expires within 30 days, and
+    refuses an expired one before calling Entra ID.
+"""
+
+helps["entracert token get"] = """
+type: command
+short-summary: Get an access token for a profile, from the cache when possible.
+long-summary: |
+    Prints {accessToken, tokenType, expiresOn (local time), expires_on (epoch seconds), scopes,
+    profile, tenant, clientId, thumbprint, source ("cache" or "network")}. Each request to Entra
+    ID, and each failure, is recorded in the audit trail ('az entracert audit list').
+examples:
+  - name: Print only the token of the default profile, for a script.
+    text: az entracert token get --query accessToken -o tsv
+  - name: Get an Azure Resource Manager token for the profile 'ci'.
+    text: az entracert token get --profile ci --resource https://management.azure.com
+  - name: Ask Entra ID for a new token even when one is cached.
+    text: az entracert token get --profile ci --scope https://graph.microsoft.com/.default --force-refresh
+"""
+
+helps["entracert token refresh"] = """
+type: command
+short-summary: Get a new access token from Entra ID, ignoring the cache ('get --force-refresh').
+examples:
+  - name: Renew the default profile's token.
+    text: az entracert token refresh
+"""
+
+helps["entracert token inspect"] = """
+type: command
+short-summary: Decode an access token (header, claims, times) and optionally verify its signature.
+long-summary: |
+    A token is a secret: given with --token it stays in your shell history, so prefer --file,
+    --stdin (e.g. piped from 'token get') or --profile (the profile's own token, from the cache
+    when possible). Times are shown in local time and UTC. --verify fetches the issuer's signing
+    keys (JWKS): with --profile, from that profile's authority over its CA bundle; otherwise from
+    the default profile's authority when the token comes from it, else from the host in the
+    token's issuer (Entra ID's public one for v1 tokens) with the system's trust store. A bad
+    signature is shown as signature.valid false and the command exits with 1.
+examples:
+  - name: Inspect and verify the default profile's token.
+    text: az entracert token inspect --profile ci --verify
+  - name: Inspect a token piped from another command.
+    text: az entracert token get --profile ci | az entracert token inspect --stdin
+  - name: Inspect a token kept in a file.
+    text: az entracert token inspect --file token.txt --query claims
+"""
+
+helps["entracert token clear"] = """
+type: command
+short-summary: Remove cached access tokens.
+examples:
+  - name: Remove every cached token.
+    text: az entracert token clear
+  - name: Remove the tokens of one profile.
+    text: az entracert token clear --profile ci
+"""
+
+helps["entracert audit"] = """
+type: group
+short-summary: Read the audit trail of token requests.
+long-summary: Each request to Entra ID and each failure appends one line to
+    $AZURE_CONFIG_DIR/entracert/audit.jsonl (time, profile, tenant, client ID, certificate
+    SHA-256 thumbprint and serial, scopes, outcome, AADSTS code, correlation ID); never a token,
+    key or password. Cache hits are not recorded.
+"""
+
+helps["entracert audit list"] = """
+type: command
+short-summary: List audit entries, oldest first.
+examples:
+  - name: Show the last day's entries of the profile 'ci' as a table.
+    text: az entracert audit list --profile ci --since 1d -o table
+  - name: Show the five most recent failures' AADSTS codes.
+    text: az entracert audit list --limit 5 --query "[?outcome=='failure'].code"
 """

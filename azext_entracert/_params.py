@@ -8,11 +8,18 @@ file holding one (``--password-env``/``--password-file``), or an interactive pro
 # needs string choices (int choices turn a typo into an internal error). custom.py converts.
 _KEY_SIZES = ["2048", "3072", "4096"]
 _HASHES = ["sha256", "sha384", "sha512"]
+_CLOUDS = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]
 
 
 def load_arguments(loader, _command):
     from azure.cli.core.commands.parameters import get_enum_type
 
+    _certificate_arguments(loader, get_enum_type)
+    _profile_arguments(loader, get_enum_type)
+    _token_arguments(loader)
+
+
+def _certificate_arguments(loader, get_enum_type):
     with loader.argument_context("entracert cert") as c:
         # Certificate to read (show, validate, convert).
         c.argument("file_path", options_list=["--file"],
@@ -111,3 +118,121 @@ def load_arguments(loader, _command):
                         "key.")
         c.argument("out_no_password", options_list=["--out-no-password"], action="store_true",
                    help="Write the output's private key without a password (mode 0600).")
+
+
+def _profile_arguments(loader, get_enum_type):
+    from azure.cli.core.commands.parameters import get_three_state_flag
+
+    with loader.argument_context("entracert profile") as c:
+        c.argument("name", options_list=["--name"], help="Name of the profile.")
+        c.argument("tenant", options_list=["--tenant"],
+                   help="Directory (tenant) ID GUID, or a domain such as contoso.onmicrosoft.com.")
+        c.argument("client_id", options_list=["--client-id"],
+                   help="Application (client) ID GUID of the app registration.")
+        c.argument("certificate", options_list=["--certificate"],
+                   help="Certificate with its private key: PFX/PKCS#12, or PEM holding key and "
+                        "certificate. The profile keeps its absolute path and thumbprint.")
+        c.argument("pfx_base64_env", options_list=["--pfx-base64-env"],
+                   help="Name of an environment variable holding a base64-encoded PFX (a CI "
+                        "secret), instead of --certificate.")
+        c.argument("password_env", options_list=["--password-env"],
+                   help="Name of the environment variable holding the certificate password "
+                        "(the profile stores the name, never the value).")
+        c.argument("password_file", options_list=["--password-file"],
+                   help="File whose content is the certificate password (the profile stores the "
+                        "path, never the value).")
+        c.argument("scopes", options_list=["--scope"], nargs="+",
+                   help="Default scopes of 'token get', space-separated, e.g. "
+                        "https://management.azure.com/.default. Default: Microsoft Graph's "
+                        "/.default.")
+        c.argument("cloud", options_list=["--cloud"], arg_type=get_enum_type(_CLOUDS),
+                   help="Cloud whose authority and Graph endpoint to use. Default: the active "
+                        "az cloud ('az cloud show').")
+        c.argument("authority_host", options_list=["--authority-host"],
+                   help="Authority origin (https://host[:port]) of a private authority such as "
+                        "the local emulator; it also serves Graph unless --graph-endpoint says "
+                        "otherwise.")
+        c.argument("graph_endpoint", options_list=["--graph-endpoint"],
+                   help="Microsoft Graph origin (https://host[:port]).")
+        c.argument("ca_bundle", options_list=["--ca-bundle"],
+                   help="PEM file of CA certificates trusted for this profile only (e.g. the "
+                        "emulator's ca.pem), instead of the system's.")
+        c.argument("send_chain", options_list=["--send-chain"], action="store_true",
+                   help="Send the whole certificate chain (x5c) for subject name and issuer "
+                        "authentication.")
+        c.argument("legacy_sha1", options_list=["--legacy-sha1"], action="store_true",
+                   help="Sign the client assertion with RS256 and a SHA-1 x5t, as older "
+                        "clients do, instead of PS256 with x5t#S256.")
+        c.argument("make_default", options_list=["--default"], action="store_true",
+                   help="Make this the default profile.")
+        c.argument("out", options_list=["--out"], help="Output JSON file.")
+        c.argument("force", options_list=["--force"], action="store_true",
+                   help="Replace what exists (the output file, or a profile of the same name).")
+
+    with loader.argument_context("entracert profile update") as c:
+        c.argument("tenant", options_list=["--tenant"], help="New tenant ID or domain.")
+        c.argument("client_id", options_list=["--client-id"], help="New application (client) ID.")
+        c.argument("certificate", options_list=["--certificate"],
+                   help="New certificate file: it is loaded and its thumbprint recorded.")
+        c.argument("scopes", options_list=["--scope"], nargs="+",
+                   help="New default scopes, space-separated (they replace the old ones).")
+        c.argument("ca_bundle", options_list=["--ca-bundle"],
+                   help='New CA bundle (PEM) for this profile; "" returns to the system\'s trust.')
+        c.argument("send_chain", options_list=["--send-chain"], arg_type=get_three_state_flag(),
+                   help="Send the whole certificate chain (x5c): true or false.")
+        c.argument("legacy_sha1", options_list=["--legacy-sha1"], arg_type=get_three_state_flag(),
+                   help="RS256 with a SHA-1 x5t instead of PS256 with x5t#S256: true or false.")
+
+    with loader.argument_context("entracert profile import") as c:
+        c.argument("file_path", options_list=["--file"],
+                   help="A file written by 'az entracert profile export'.")
+        c.argument("name", options_list=["--name"],
+                   help="Import under this name instead of the exported one.")
+
+
+def _token_arguments(loader):
+    for group in ("entracert token", "entracert audit"):
+        with loader.argument_context(group) as c:
+            c.argument("profile", options_list=["--profile"],
+                       help="Profile name. Default: the identity of the AZURE_TENANT_ID/"
+                            "AZURE_CLIENT_ID/AZURE_CLIENT_CERTIFICATE_PATH variables when they "
+                            "are set, else the default profile.")
+
+    for command in ("get", "refresh"):
+        with loader.argument_context(f"entracert token {command}") as c:
+            c.argument("scopes", options_list=["--scope"], nargs="+",
+                       help="Scopes to ask for, space-separated; for an application token, one "
+                            "resource's /.default. Default: the profile's scopes.")
+            c.argument("resource", options_list=["--resource"],
+                       help="A resource (e.g. https://management.azure.com), the same as --scope "
+                            "RESOURCE/.default.")
+
+    with loader.argument_context("entracert token get") as c:
+        c.argument("force_refresh", options_list=["--force-refresh"], action="store_true",
+                   help="Ask Entra ID for a new token even when the cache holds a valid one.")
+
+    with loader.argument_context("entracert token inspect") as c:
+        c.argument("token", options_list=["--token"],
+                   help="The token itself (or - for standard input). It then stays in your shell "
+                        "history: prefer --file, --stdin or --profile.")
+        c.argument("file_path", options_list=["--file"],
+                   help="File holding the token (or the JSON of 'token get').")
+        c.argument("stdin", options_list=["--stdin"], action="store_true",
+                   help="Read the token (or the JSON of 'token get') from standard input.")
+        c.argument("profile", options_list=["--profile"],
+                   help="Inspect this profile's token (from the cache when possible); with "
+                        "--verify and a token from elsewhere, use this profile's authority and "
+                        "CA bundle to fetch the signing keys.")
+        c.argument("verify", options_list=["--verify"], action="store_true",
+                   help="Check the signature against the issuer's published keys (JWKS).")
+
+    with loader.argument_context("entracert token clear") as c:
+        c.argument("profile", options_list=["--profile"],
+                   help="Remove only this profile's tokens. Default: all cached tokens.")
+
+    with loader.argument_context("entracert audit list") as c:
+        c.argument("since", options_list=["--since"],
+                   help="Only newer entries: an age (30m, 1h, 2d, 1w) or a date/time "
+                        "(2026-06-09, 2026-06-09T14:00:00Z; local time without a zone).")
+        c.argument("limit", options_list=["--limit"], type=int,
+                   help="Show at most the last N entries.")

@@ -1,0 +1,368 @@
+"""The ``az entracert profile|token|audit`` commands: translate az arguments into core calls.
+
+Like ``custom`` (the certificate commands), each function checks only what the command line knows
+(which options were combined, the active az cloud, whether a terminal can be prompted), calls the
+core (``profiles``, ``tokens``, ``inspect``, ``audit``) and returns plain data for ``-o``/``--query``.
+No secret is ever returned or logged, except the access token ``token get`` exists to print.
+
+The core logs its warnings (a certificate about to expire, a damaged cache set aside) through the
+standard ``logging`` module; ``_az_logging`` hands them to az's own console handler, so they show as
+``WARNING: ...`` and obey ``--only-show-errors``/``--debug`` like az's own messages.
+"""
+import logging
+
+from knack.log import get_logger
+
+from .custom import _exclusive, _prompt
+
+logger = get_logger(__name__)
+
+# --- Profiles ---------------------------------------------------------------------------------
+
+def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_env=None,
+                   password_env=None, password_file=None, scopes=None, cloud=None,
+                   authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
+                   legacy_sha1=False, make_default=False):
+    """Validate, load the certificate once (recording its thumbprints and expiry), store."""
+    from .core import profiles, tokens
+
+    _az_logging()
+    _certificate_source(certificate, pfx_base64_env)
+    _exclusive(("--password-env", password_env), ("--password-file", password_file))
+    store = profiles.ProfileStore()
+    profiles.check_name(name)
+    if name in {known.name for known in store.list()[0]}:  # before any password prompt
+        from .core.errors import ProfileError
+
+        raise ProfileError(f"A profile named '{name}' already exists.", name=name,
+                           hint="Choose another --name, or change it with 'az entracert profile "
+                                "update'.")
+    if not (cloud or authority_host):
+        cloud, authority_host, graph_endpoint = _active_az_cloud(cmd, graph_endpoint)
+    profile = profiles.new_profile(
+        name, tenant=tenant, client_id=client_id, certificate=certificate,
+        pfx_base64_env=pfx_base64_env, password_env=password_env, password_file=password_file,
+        prompt=_prompt(), scopes=tuple(scopes or ()), cloud=cloud, authority_host=authority_host,
+        graph_endpoint=graph_endpoint, ca_bundle=ca_bundle, send_chain=send_chain,
+        legacy_sha1=legacy_sha1)
+    store.add(profile, make_default=make_default)
+    tokens.warn_about_expiry(profile)
+    return _shown(profile, store.default_name())
+
+
+def profile_list():
+    """Every profile, in name order (``-o table`` shows one line each)."""
+    from .core import profiles
+
+    listed, default = profiles.ProfileStore().list()
+    return [_shown(profile, default) for profile in listed]
+
+
+def profile_show(name):
+    from .core import profiles
+
+    store = profiles.ProfileStore()
+    return _shown(store.get(name), store.default_name())
+
+
+def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx_base64_env=None,
+                   password_env=None, password_file=None, scopes=None, cloud=None,
+                   authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=None,
+                   legacy_sha1=None, make_default=False):
+    """Change what is given; the certificate is loaded again only when its options change."""
+    import dataclasses
+
+    from .core import clouds, profiles, tokens
+
+    _az_logging()
+    _exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
+    _exclusive(("--password-env", password_env), ("--password-file", password_file))
+    store = profiles.ProfileStore()
+    old = store.get(name)
+    values = {field.name: getattr(old, field.name) for field in dataclasses.fields(old)}
+    # A new certificate source replaces the old one; so does a new password source.
+    if certificate or pfx_base64_env:
+        values.update(certificate=certificate, pfx_base64_env=pfx_base64_env)
+    if password_env or password_file:
+        values.update(password_env=password_env, password_file=password_file)
+    if ca_bundle == "":  # an empty value returns to the system's trust store
+        values["ca_bundle"] = None
+    given = {"tenant": tenant, "client_id": client_id, "ca_bundle": ca_bundle or None,
+             "send_chain": send_chain, "legacy_sha1": legacy_sha1,
+             "scopes": tuple(scopes) if scopes else None}
+    values.update({key: value for key, value in given.items() if value is not None})
+    if cloud or authority_host:
+        values.update(cloud=cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
+    elif graph_endpoint:
+        values["graph_endpoint"] = graph_endpoint
+    if certificate or pfx_base64_env or password_env or password_file:
+        new = profiles.new_profile(
+            name, prompt=_prompt(), check_name_rules=False,
+            **{key: values[key] for key in (
+                "tenant", "client_id", "certificate", "pfx_base64_env", "password_env",
+                "password_file", "scopes", "cloud", "authority_host", "graph_endpoint",
+                "ca_bundle", "send_chain", "legacy_sha1")})
+        changes = {key: value for key, value in new.to_dict().items() if key != "name"}
+        changes["scopes"] = new.scopes
+    else:  # same certificate: validate what changed, keep the recorded thumbprints
+        host, graph = clouds.resolve(cloud=values["cloud"], authority_host=values["authority_host"],
+                                     graph_endpoint=values["graph_endpoint"])
+        changes = dict(tenant=profiles.check_tenant(values["tenant"]),
+                       client_id=profiles.check_client_id(values["client_id"]),
+                       cloud=values["cloud"], authority_host=host, graph_endpoint=graph,
+                       ca_bundle=_ca_bundle(ca_bundle) if ca_bundle else values["ca_bundle"],
+                       scopes=tuple(values["scopes"]), send_chain=bool(values["send_chain"]),
+                       legacy_sha1=bool(values["legacy_sha1"]))
+    profile = store.update(name, **changes)
+    if make_default:
+        store.set_default(name)
+    tokens.warn_about_expiry(profile)
+    return _shown(profile, store.default_name())
+
+
+def profile_delete(name):
+    """Delete a profile (az asks for confirmation unless --yes); cached tokens stay."""
+    from .core import profiles
+
+    return {"deleted": name, "default": profiles.ProfileStore().delete(name)}
+
+
+def profile_set_default(name):
+    from .core import profiles
+
+    store = profiles.ProfileStore()
+    store.set_default(name)
+    return _shown(store.get(name), name)
+
+
+def profile_export(name, out, force=False):
+    """Write the profile as portable, secret-free JSON (atomically, readable by others)."""
+    import json
+
+    from .core import fileio, profiles
+
+    document = profiles.export_document(profiles.ProfileStore().get(name))
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    fileio.atomic_write(out, text.encode("utf-8"), mode=fileio.PUBLIC, overwrite=force)
+    return {"name": name, "file": out}
+
+
+def profile_import(file_path, name=None, force=False, make_default=False):
+    """Add the profile in an exported file (optionally under a new name)."""
+    import json
+    from pathlib import Path
+
+    from .core import fileio, profiles
+    from .core.errors import ConfigurationError
+
+    data = fileio.read_input(file_path, what="profile export")
+    try:
+        document = json.loads(data)
+    except ValueError:
+        raise ConfigurationError(f"The file '{file_path}' is not JSON.",
+                                 hint="Create it with 'az entracert profile export'.") from None
+    profile = profiles.import_document(document, name=name)
+    store = profiles.ProfileStore()
+    store.add(profile, replace=force, make_default=make_default)
+    if profile.certificate and not Path(profile.certificate).exists():
+        logger.warning("The certificate '%s' of profile '%s' is not on this machine; copy it there "
+                       "or run 'az entracert profile update --name %s --certificate PATH'.",
+                       profile.certificate, profile.name, profile.name)
+    return _shown(profile, store.default_name())
+
+
+# --- Tokens -----------------------------------------------------------------------------------
+
+def token_get(profile=None, scopes=None, resource=None, force_refresh=False):
+    """An access token for the profile: from the cache when possible, else from Entra ID."""
+    from .core import profiles, tokens
+
+    _az_logging()
+    chosen = profiles.ProfileStore().resolve(profile)
+    wanted = tokens.scopes_for(chosen, scopes=scopes, resource=resource)
+    return tokens.acquire(chosen, wanted, force=force_refresh, prompt=_prompt()).to_dict()
+
+
+def token_refresh(profile=None, scopes=None, resource=None):
+    """``token get --force-refresh``: always a new token from Entra ID."""
+    return token_get(profile=profile, scopes=scopes, resource=resource, force_refresh=True)
+
+
+def token_inspect(cmd, token=None, file_path=None, stdin=False, profile=None, verify=False):
+    """Decode a token (header, claims, times); with ``verify``, check its signature too."""
+    import sys
+
+    from .core import inspect, profiles, tokens
+
+    _az_logging()
+    if token == "-":  # the usual spelling of "standard input"
+        token, stdin = None, True
+    sources = (("--token", token), ("--file", file_path), ("--stdin", stdin))
+    _exclusive(*sources)
+    chosen = None
+    if profile:
+        chosen = profiles.ProfileStore().resolve(profile)
+    if any(value for _, value in sources):
+        text = inspect.read_token(token=token, file=file_path,
+                                  stdin=sys.stdin if stdin else None)
+    elif chosen is not None:
+        text = tokens.acquire(chosen, chosen.default_scopes, prompt=_prompt()).token
+    else:
+        from azure.cli.core.azclierror import RequiredArgumentMissingError
+
+        raise RequiredArgumentMissingError(
+            "No token to inspect.",
+            recommendation="Use --file PATH, --stdin or --profile NAME (a --token value stays in "
+                           "your shell history).")
+    result = inspect.decode(text)
+    if verify:
+        result["signature"] = _verify(cmd, inspect, text, result["claims"], chosen)
+    return result
+
+
+def token_clear(profile=None):
+    """Remove cached access tokens: one profile's client, or all of them."""
+    from .core import profiles, tokens
+
+    store = profiles.ProfileStore()
+    client_id = store.resolve(profile).client_id if profile else None
+    return {"removed": tokens.TokenCache(profiles.config_dir()).clear(client_id)}
+
+
+def audit_list(profile=None, since=None, limit=None):
+    """The audit trail, oldest first: network acquisitions and failures, never a token."""
+    from .core import audit, profiles
+
+    _az_logging()
+    return list(audit.read(profiles.config_dir(), profile=profile, since=since, limit=limit))
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+def _shown(profile, default):
+    """A profile as the commands print it: camelCase, names of password sources, never values."""
+    return {
+        "name": profile.name, "tenant": profile.tenant, "clientId": profile.client_id,
+        "certificate": profile.certificate, "pfxBase64Env": profile.pfx_base64_env,
+        "passwordEnv": profile.password_env, "passwordFile": profile.password_file,
+        "thumbprint": profile.thumbprint, "thumbprintSha256": profile.thumbprint_sha256,
+        "serial": profile.serial, "notAfter": profile.not_after, "scopes": list(profile.scopes),
+        "defaultScopes": profile.default_scopes, "cloud": profile.cloud,
+        "authorityHost": profile.authority_host, "graphEndpoint": profile.graph_endpoint,
+        "caBundle": profile.ca_bundle, "sendChain": profile.send_chain,
+        "legacySha1": profile.legacy_sha1, "isDefault": profile.name == default,
+    }
+
+
+def _certificate_source(certificate, pfx_base64_env):
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
+
+    _exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
+    if not (certificate or pfx_base64_env):
+        raise RequiredArgumentMissingError(
+            "No certificate given.",
+            recommendation="Use --certificate PATH (PFX or PEM with its key) or --pfx-base64-env VAR.")
+
+
+def _active_az_cloud(cmd, graph_endpoint):
+    """(cloud, authority_host, graph_endpoint) of the cloud ``az cloud set`` made active."""
+    from .core import clouds
+
+    active = cmd.cli_ctx.cloud
+    if active.name in clouds.CLOUDS:
+        return active.name, None, graph_endpoint
+    endpoints = active.endpoints
+    graph = getattr(endpoints, "microsoft_graph_resource_id", None)
+    return (None, endpoints.active_directory.rstrip("/"),
+            graph_endpoint or (graph.rstrip("/") if graph else None))
+
+
+def _ca_bundle(path):
+    from pathlib import Path
+
+    from .core.fileio import read_input
+
+    resolved = str(Path(path).expanduser().resolve())
+    read_input(resolved, what="CA bundle")
+    return resolved
+
+
+def _verify(cmd, inspect, text, claims, profile):
+    """Fetch the issuer's JWKS over the chosen trust settings and check the signature.
+
+    A signature that does not verify is reported in the output (``valid: false`` and why) and
+    makes az exit with 1 after printing it, like ``cert validate``.
+    """
+    from .core.errors import NetworkError, TokenFormatError
+    from .core.http import HttpClient
+    from .custom import _exit_after_output
+
+    authority_host, ca_bundle = _trust_for(claims, profile)
+    url = inspect.jwks_url(claims, authority_host)
+    http = HttpClient(ca_bundle=ca_bundle)
+    try:
+        response = http.get(url)
+        if response.status_code != 200:
+            raise NetworkError(f"{url} answered HTTP {response.status_code}.", host=authority_host,
+                               hint="Check the authority host of the profile.")
+        try:
+            jwks = response.json()
+        except ValueError:
+            raise NetworkError(f"{url} answered with something that is not JSON.",
+                               host=authority_host,
+                               hint="Check the authority host of the profile.") from None
+    finally:
+        http.close()
+    signature = {"valid": True, "kid": None, "algorithm": None, "jwksUri": url}
+    try:
+        checked = inspect.verify(text, jwks=jwks)
+        signature.update(kid=checked["kid"], algorithm=checked["algorithm"])
+    except TokenFormatError as exc:
+        header = inspect.decode(text)["header"]
+        signature.update(valid=False, kid=header.get("kid"), algorithm=header.get("alg"),
+                         error=exc.message)
+        _exit_after_output(cmd.cli_ctx, f"The token's signature is not valid: {exc.message}")
+    return signature
+
+
+def _trust_for(claims, profile):
+    """(authority host, CA bundle) to fetch the signing keys with.
+
+    The profile given wins. Otherwise the default profile (or the environment's identity) is used
+    when the token comes from its authority (a v1 issuer names no host, so it is assumed to);
+    failing that, the host in the token's v2 issuer, or Entra's public one, with system trust.
+    """
+    from urllib.parse import urlsplit
+
+    from .core import profiles
+    from .core.errors import EntraCertError
+
+    if profile is not None:
+        return profile.authority_host, profile.ca_bundle
+    issuer = str(claims.get("iss") or "")
+    issuer_host = urlsplit(issuer).netloc.lower() if issuer.rstrip("/").endswith("/v2.0") else None
+    try:
+        default = profiles.ProfileStore().resolve()
+    except EntraCertError:
+        default = None
+    if default is not None and issuer_host in (None, urlsplit(default.authority_host).netloc):
+        return default.authority_host, default.ca_bundle
+    return (f"https://{issuer_host}" if issuer_host else "https://login.microsoftonline.com"), None
+
+
+class _ToAzLog(logging.Handler):
+    """Re-emits core log records through az's ``cli`` logger (its console and file handlers)."""
+
+    def emit(self, record):
+        target = logging.getLogger(f"cli.{record.name}")
+        if target.isEnabledFor(record.levelno):
+            target.handle(record)
+
+
+def _az_logging():
+    """Route the core's loggers to az's handlers, once per process."""
+    for name in ("entracert", "azext_entracert.core"):
+        core_logger = logging.getLogger(name)
+        if not any(isinstance(h, _ToAzLog) for h in core_logger.handlers):
+            core_logger.addHandler(_ToAzLog())
+            core_logger.propagate = False  # az's root handler would repeat it under --debug
