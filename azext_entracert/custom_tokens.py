@@ -360,7 +360,9 @@ class _ToAzLog(logging.Handler):
 
 
 def _az_logging():
-    """Route the core's loggers to az's handlers, once per process."""
+    """Route the core's loggers to az's handlers, once per process, when az set them up."""
+    if not logging.getLogger("cli").handlers:  # not inside az (e.g. called from a test)
+        return
     for name in ("entracert", "azext_entracert.core"):
         core_logger = logging.getLogger(name)
         if not any(isinstance(h, _ToAzLog) for h in core_logger.handlers):

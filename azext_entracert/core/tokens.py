@@ -18,6 +18,7 @@ import datetime
 import json
 import logging
 import pickle
+import re
 import time
 from pathlib import Path
 
@@ -178,11 +179,14 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
         error = _discovery_error(profile, exc)
         _audit_failure(directory, profile, scopes, signer, error)
         raise error from exc
-    except requests.HTTPError as exc:  # MSAL raises for 5xx after our retries gave up
+    except (requests.HTTPError, msal.exceptions.MsalServiceError) as exc:
+        # MSAL raises for a 5xx once our retries gave up: MsalServiceError("HTTP Error: 503")
+        # since it throttles (its NormalizedResponse), requests.HTTPError before.
         error = NetworkError(
-            f"{profile.authority_host} answered HTTP {exc.response.status_code} to the token "
-            "request.", host=profile.authority_host,
-            hint="The identity service is failing; try again in a minute.")
+            f"{profile.authority_host} answered HTTP {_http_status(exc)} (a server error).",
+            host=profile.authority_host,
+            hint="The identity service is failing; try again in a minute (MSAL waits for the "
+                 "server's Retry-After, 5 seconds by default, before it asks again).")
         _audit_failure(directory, profile, scopes, signer, error)
         raise error from exc
     finally:
@@ -300,13 +304,23 @@ def _discovery_error(profile, exc):
         return aadsts.from_response(
             {"error": "invalid_tenant", "error_description": _aadsts_sentence(text, code),
              "error_codes": [code]}, client_id=profile.client_id, tenant=profile.tenant)
-    if isinstance(exc, json.JSONDecodeError) or "Expecting value" in text:
+    # MSAL re-raises a discovery document that is not JSON as a plain ValueError (context: the
+    # JSONDecodeError); a token response that is not JSON arrives as the JSONDecodeError itself.
+    if isinstance(exc, json.JSONDecodeError) or isinstance(exc.__context__, json.JSONDecodeError):
         return NetworkError(f"{profile.authority_host} answered with something that is not JSON.",
                             host=profile.authority_host,
                             hint="Check that the authority URL points at Entra ID (or the emulator).")
     return AuthenticationError(
         f"The authority {profile.authority_host}/{profile.tenant} could not be discovered.",
         hint="Check the tenant and --authority-host/--cloud of the profile.")
+
+
+def _http_status(exc):
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return response.status_code
+    digits = re.search(r"\b([1-5]\d\d)\b", str(exc))
+    return digits.group(1) if digits else "an error status"
 
 
 def _aadsts_sentence(text, code):
