@@ -1,0 +1,313 @@
+"""Certificates on an application registration: list, add, remove, and what expires soon.
+
+Who calls Graph is the caller's choice: a ``GraphClient`` built over an administrative profile
+(``admin_graph``) or over the signed-in Azure CLI account (the az adapter supplies that token
+provider; the core never imports azure.cli). Rotation, which needs neither, is in ``rotation``.
+
+Every change is audited (``app-cert-add``, ``app-cert-remove``) and every application we read is
+remembered in ``KnownKeys`` (object id and keyId per thumbprint: not secret), because an
+application usually may not read itself, yet rotating with its own certificate needs both.
+"""
+import base64
+import binascii
+import contextlib
+import datetime
+import hashlib
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from . import audit
+from .errors import CertificateError, ConfigurationError
+from .fileio import PRIVATE, atomic_write, file_lock
+
+_HEX_SHA1 = re.compile(r"^[0-9A-Fa-f]{40}$")
+KNOWN_KEYS = "known_keys.json"
+
+
+def graph_scopes(endpoint):
+    """The app-only scope of a Graph endpoint (``https://graph.microsoft.com/.default``)."""
+    return [f"{endpoint.rstrip('/')}/.default"]
+
+
+def graph_client(endpoint, token_provider, *, ca_bundle=None):
+    """A GraphClient for ``endpoint`` whose bearer tokens come from ``token_provider()``."""
+    from .graph import GraphClient
+    from .http import HttpClient
+
+    return GraphClient(endpoint=endpoint, token_provider=token_provider,
+                       http=HttpClient(ca_bundle=ca_bundle))
+
+
+def admin_graph(admin_profile, *, directory=None, prompt=None):
+    """A GraphClient that calls as ``admin_profile`` (which needs Application.ReadWrite.All)."""
+    from . import tokens
+
+    scopes = graph_scopes(admin_profile.graph_endpoint)
+    return graph_client(admin_profile.graph_endpoint, lambda: tokens.acquire(
+        admin_profile, scopes, directory=directory, prompt=prompt).token,
+        ca_bundle=admin_profile.ca_bundle)
+
+
+# --- Reading credentials ----------------------------------------------------------------------
+
+def entry_thumbprint(entry):
+    """The SHA-1 thumbprint (upper hex) of a Graph keyCredential, whatever form Graph gives.
+
+    ``customKeyIdentifier`` is upper hex in practice and base64 of the raw SHA-1 in the portal's
+    manifest (ENTRA-FACTS 5.2); both are accepted. Otherwise the DER in ``key`` is hashed.
+    """
+    custom = entry.get("customKeyIdentifier")
+    if isinstance(custom, str) and _HEX_SHA1.match(custom):
+        return custom.upper()
+    if isinstance(custom, str):
+        try:
+            raw = base64.b64decode(custom, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) == 20:
+            return raw.hex().upper()
+    if entry.get("key"):
+        try:
+            return hashlib.sha1(base64.b64decode(entry["key"])).hexdigest().upper()
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
+def describe_entry(entry, *, local_thumbprint=None, now=None):
+    """One registered certificate as the ``app cert list`` row shows it."""
+    now = now or _now()
+    end = _graph_time(entry.get("endDateTime"))
+    thumbprint = entry_thumbprint(entry)
+    return {
+        "keyId": entry.get("keyId"),
+        "thumbprint": thumbprint,
+        "displayName": entry.get("displayName"),
+        "startDateTime": entry.get("startDateTime"),
+        "endDateTime": entry.get("endDateTime"),
+        "daysLeft": (end - now).days if end else None,
+        "expired": bool(end and now >= end),
+        "isLocal": bool(thumbprint and local_thumbprint and thumbprint == local_thumbprint.upper()),
+        "type": entry.get("type"),
+        "usage": entry.get("usage"),
+    }
+
+
+def certificates_of(application, *, local_thumbprint=None, now=None):
+    """The X.509 key credentials of ``application``, described, soonest expiry first."""
+    rows = [describe_entry(e, local_thumbprint=local_thumbprint, now=now)
+            for e in application.get("keyCredentials") or []
+            if e.get("type") in (None, "AsymmetricX509Cert", "X509CertAndPassword")]
+    return sorted(rows, key=lambda r: r["endDateTime"] or "")
+
+
+def list_certificates(graph, profile, *, app_id=None, directory=None, now=None):
+    """The certificates registered on the profile's application (or ``app_id``)."""
+    application = graph.find_application(app_id or profile.client_id)
+    KnownKeys(directory).remember(application)
+    return certificates_of(application, local_thumbprint=profile.thumbprint, now=now)
+
+
+# --- Changing credentials ---------------------------------------------------------------------
+
+def add_certificate(graph, profile, path, *, password=None, display_name=None, app_id=None,
+                    directory=None, now=None):
+    """Register the public part of the certificate in ``path`` on the application, keeping every
+    existing credential. Refuses a certificate ``certs.validate`` fails, and a duplicate."""
+    from . import certs
+
+    loaded = certs.load(path, password=password)
+    public = certs.LoadedCertificate(loaded.certificate, None, (), loaded.source)  # never the key
+    result = certs.validate(public, now=now)
+    if not result["valid"]:
+        failed = [f"{c['name']} ({c['detail']})" for c in result["checks"]
+                  if c["severity"] == "error" and not c["ok"]]
+        raise CertificateError(
+            f"The certificate {public.thumbprint} in '{public.source}' is not fit to register: "
+            f"{'; '.join(failed)}.", path=public.source, thumbprint=public.thumbprint,
+            hint="Run 'az entracert cert validate --file FILE' for details, and register a "
+                 "certificate that passes.")
+    application = graph.find_application(app_id or profile.client_id)
+    for entry in application.get("keyCredentials") or []:
+        if entry_thumbprint(entry) == public.thumbprint:
+            raise ConfigurationError(
+                f"The certificate {public.thumbprint} is already registered on application "
+                f"{application['appId']} (keyId {entry.get('keyId')}).",
+                hint="Nothing to do; 'az entracert app cert list' shows the registered ones.")
+    entry = graph.append_key_credential(application, public, display_name=display_name)
+    known = KnownKeys(directory)
+    known.remember(application)
+    known.add(application["appId"], public.thumbprint, entry["keyId"])
+    _audit(directory, profile, "app-cert-add", public, detail=(
+        f"registered {public.thumbprint} as keyId {entry['keyId']} on {application['appId']}"))
+    return describe_entry(entry, local_thumbprint=profile.thumbprint, now=now)
+
+
+def remove_certificate(graph, profile, *, thumbprint=None, key_id=None, force=False, app_id=None,
+                       directory=None, now=None):
+    """Remove exactly one certificate (by thumbprint or keyId) from the application.
+
+    Without ``force`` it refuses to remove the profile's own certificate or the application's
+    last valid one: either would lock the profile (or every addKey rotation) out.
+    """
+    if bool(thumbprint) == bool(key_id):
+        raise ConfigurationError("Name the certificate to remove once: by thumbprint or keyId.",
+                                 hint="Pass --thumbprint X or --key-id K.")
+    now = now or _now()
+    application = graph.find_application(app_id or profile.client_id)
+    entries = application.get("keyCredentials") or []
+    wanted = (thumbprint or "").replace(":", "").upper()
+    matches = [e for e in entries if (key_id and str(e.get("keyId")).lower() == key_id.lower())
+               or (wanted and entry_thumbprint(e) == wanted)]
+    if len(matches) != 1:
+        known = "; ".join(f"keyId {e.get('keyId')} thumbprint {entry_thumbprint(e)}"
+                          f" ({e.get('displayName')})" for e in entries) or "none"
+        what = f"thumbprint {thumbprint}" if thumbprint else f"keyId {key_id}"
+        raise ConfigurationError(
+            f"Application {application['appId']} has {len(matches) or 'no'} certificate(s) with "
+            f"{what}. Registered: {known}.", hint="Pass one of the registered values.")
+    doomed = matches[0]
+    doomed_thumbprint = entry_thumbprint(doomed)
+    others_valid = [e for e in entries if e is not doomed and _valid(e, now)]
+    if not force and doomed_thumbprint and profile.thumbprint == doomed_thumbprint \
+            and application["appId"].lower() == profile.client_id.lower():
+        raise ConfigurationError(
+            f"The certificate {doomed_thumbprint} is the one profile '{profile.name}' signs in "
+            "with; removing it stops the profile from getting tokens.",
+            hint="Rotate first ('az entracert cert rotate'), or pass --force if the certificate "
+                 "is compromised and must go now.")
+    if not force and _valid(doomed, now) and not others_valid:
+        raise ConfigurationError(
+            f"The certificate {doomed_thumbprint} is the last valid certificate of application "
+            f"{application['appId']}; without it the application cannot sign in or roll its keys.",
+            hint="Register a replacement first ('az entracert app cert add'), or pass --force.")
+    kept = [{**e, "key": None} for e in entries if e is not doomed]
+    graph.call("PATCH", f"applications/{quote(application['id'])}", body={"keyCredentials": kept})
+    KnownKeys(directory).forget(application["appId"], doomed_thumbprint)
+    _audit(directory, profile, "app-cert-remove", None, detail=(
+        f"removed {doomed_thumbprint} (keyId {doomed.get('keyId')}) from {application['appId']}"))
+    return {"removed": describe_entry(doomed, local_thumbprint=profile.thumbprint, now=now),
+            "remaining": certificates_of({"keyCredentials": kept},
+                                         local_thumbprint=profile.thumbprint, now=now)}
+
+
+def expiring(profiles, *, days=30, graph=None, directory=None, now=None):
+    """Certificates of ``profiles`` expiring within ``days``: each profile's local certificate
+    and, when ``graph`` is given and reachable, those registered on its application.
+
+    Returns ``{"days", "expiring": [...], "checked": [names], "warnings": [...]}``; a Graph
+    failure for one profile is a warning, not the end of the scan.
+    """
+    from .errors import EntraCertError
+
+    now = now or _now()
+    horizon = now + datetime.timedelta(days=days)
+    found, warnings = [], []
+    for profile in profiles:
+        if profile.expires and profile.expires <= horizon:
+            found.append({"profile": profile.name, "where": "local",
+                          "thumbprint": profile.thumbprint, "keyId": None,
+                          "notAfter": profile.not_after,
+                          "daysLeft": (profile.expires - now).days,
+                          "expired": now >= profile.expires, "file": profile.certificate})
+        if graph is None:
+            continue
+        try:
+            registered = list_certificates(graph, profile, directory=directory, now=now)
+        except EntraCertError as exc:
+            warnings.append(f"profile '{profile.name}': registered certificates not checked: "
+                            f"{exc.message}")
+            continue
+        for row in registered:
+            end = _graph_time(row["endDateTime"])
+            if end and end <= horizon:
+                found.append({"profile": profile.name, "where": "registered",
+                              "thumbprint": row["thumbprint"], "keyId": row["keyId"],
+                              "notAfter": row["endDateTime"], "daysLeft": row["daysLeft"],
+                              "expired": row["expired"], "file": None})
+    return {"days": days, "expiring": sorted(found, key=lambda r: r["notAfter"] or ""),
+            "checked": [p.name for p in profiles], "warnings": warnings}
+
+
+# --- What we know about applications ----------------------------------------------------------
+
+class KnownKeys:
+    """``known_keys.json``: per appId, the object id and the keyId of each thumbprint we saw.
+
+    An application signing in with its own certificate usually may not read its registration,
+    but a proof for addKey names its object id and removeKey needs the old keyId. Nothing here is
+    secret; the file is still private (0600) like the rest of the entracert folder.
+    """
+
+    def __init__(self, directory=None):
+        from .profiles import config_dir
+
+        self.path = Path(directory or config_dir()) / KNOWN_KEYS
+
+    def get(self, app_id):
+        """``{"objectId": ..., "keys": {THUMBPRINT: keyId}}`` or None."""
+        return self._read().get(app_id.lower())
+
+    def remember(self, application):
+        """Record the full set of an application's certificates, as just read from Graph."""
+        keys = {entry_thumbprint(e): e["keyId"] for e in application.get("keyCredentials") or []
+                if entry_thumbprint(e) and e.get("keyId")}
+        with self._change() as data:
+            data[application["appId"].lower()] = {"objectId": application["id"], "keys": keys}
+
+    def add(self, app_id, thumbprint, key_id, *, object_id=None):
+        with self._change() as data:
+            record = data.setdefault(app_id.lower(), {"objectId": object_id, "keys": {}})
+            record["objectId"] = object_id or record.get("objectId")
+            record["keys"][thumbprint] = key_id
+
+    def forget(self, app_id, thumbprint):
+        with self._change() as data:
+            data.get(app_id.lower(), {}).get("keys", {}).pop(thumbprint, None)
+
+    def _read(self):
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}  # a cache of what Graph says: when damaged, Graph is asked again
+
+    @contextlib.contextmanager
+    def _change(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.path):
+            data = self._read()
+            yield data
+            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+            atomic_write(self.path, text.encode("utf-8"), mode=PRIVATE, overwrite=True)
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _graph_time(text):
+    if not text:
+        return None
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def _valid(entry, now):
+    start, end = _graph_time(entry.get("startDateTime")), _graph_time(entry.get("endDateTime"))
+    return (start is None or start <= now) and (end is None or now < end)
+
+
+def _audit(directory, profile, action, loaded, *, outcome="success", detail=None):
+    """One audit line for a lifecycle step (``loaded``: the certificate concerned, if any)."""
+    from .profiles import config_dir
+
+    audit.record(directory or config_dir(), profile=profile.name, tenant=profile.tenant,
+                 client_id=profile.client_id,
+                 thumbprint_sha256=loaded.thumbprint_sha256 if loaded else None,
+                 serial=loaded.certificate.serial_number if loaded else None, scopes=[],
+                 outcome=outcome, source="graph", action=action, detail=detail)
