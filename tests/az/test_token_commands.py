@@ -1,0 +1,163 @@
+"""``az entracert profile|token|audit`` end to end: the real az running the wheel-installed
+extension against the emulator, which runs in this pytest process and is reached over loopback
+TLS. Trust comes from each profile's ``--ca-bundle`` only: REQUESTS_CA_BUNDLE stays the system's,
+since per-profile trust is the point.
+
+Each az run costs about a second, so these prove what only a real az run shows (new processes, the
+exit code, stdout versus stderr, az's output options, warnings and --debug); the many bad inputs
+are covered in-process (test_profile_commands.py).
+"""
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from azext_entracert.core import certs, profiles
+from tests.conftest import make_certificate, pem_of
+
+
+@pytest.fixture
+def store(az_env):
+    """The profile store of the az runs (this worker's AZURE_CONFIG_DIR)."""
+    return profiles.ProfileStore(Path(az_env["AZURE_CONFIG_DIR"]) / "entracert")
+
+
+@pytest.fixture
+def add_profile(store, emulator):
+    """Store a profile for an emulator app directly (cheaper than an az run)."""
+    def add(name, certificate, client_id, **options):
+        values = dict(tenant=emulator.tenant_id, client_id=client_id, certificate=certificate,
+                      authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle)
+        values.update(options)
+        return store.add(profiles.new_profile(name, **values), replace=True)
+    return add
+
+
+def token_requests(emulator, client_id):
+    return [r for r in emulator.requests_log()
+            if r["path"].endswith("/oauth2/v2.0/token") and r.get("client_id") == client_id]
+
+
+def assert_clean_failure(result, *words):
+    """Non-zero exit, az's ERROR line with our words, and no traceback."""
+    assert result.returncode != 0, result
+    assert "ERROR:" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_a_token_from_the_network_then_from_the_cache_of_a_new_process(az, emulator, make_app):
+    app = make_app("az-e2e")
+    az("entracert", "profile", "create", "--name", "e2e", "--tenant", emulator.tenant_id,
+       "--client-id", app.app_id, "--certificate", app.pem_path,
+       "--authority-host", emulator.authority_host, "--ca-bundle", emulator.ca_bundle)
+    first = az("entracert", "token", "get", "--profile", "e2e").out
+    assert first["source"] == "network" and first["clientId"] == app.app_id
+    assert emulator.verify_access_token(first["accessToken"])["appid"] == app.app_id
+
+    emulator.clear_log()
+    again = az("entracert", "token", "get", "--profile", "e2e").out
+    assert again["source"] == "cache" and again["accessToken"] == first["accessToken"]
+    bare = az("entracert", "token", "get", "--profile", "e2e", "--query", "accessToken", "-o", "tsv")
+    assert bare.out == first["accessToken"] + "\n"
+    assert [r for r in emulator.requests_log() if app.app_id in json.dumps(r)] == []
+
+    inspected = az("entracert", "token", "inspect", "--profile", "e2e", "--verify").out
+    assert inspected["signature"]["valid"] is True
+    assert inspected["claims"]["appid"] == app.app_id and inspected["expired"] is False
+
+    audit = az("entracert", "audit", "list", "--profile", "e2e")
+    assert [(e["outcome"], e["source"]) for e in audit.out] == [("success", "network")]
+    assert first["accessToken"] not in audit.stderr + json.dumps(audit.out)
+
+
+def test_a_profile_without_the_emulators_ca_fails_on_tls_trust(az, emulator, make_app,
+                                                               add_profile):
+    app = make_app("az-no-ca")
+    add_profile("no-ca", app.pem_path, app.app_id, ca_bundle=None)
+    result = az("entracert", "token", "get", "--profile", "no-ca", check=False)
+    assert_clean_failure(result, "is not trusted", "--ca-bundle", "127.0.0.1")
+
+
+def test_an_unregistered_certificate_is_explained_with_its_thumbprint(az, emulator, make_app,
+                                                                      add_profile, rsa_keys,
+                                                                      tmp_path):
+    app = make_app("az-700027")
+    stray = make_certificate(rsa_keys[6], "stray")
+    (tmp_path / "stray.pem").write_text(pem_of(rsa_keys[6], stray))
+    add_profile("stray", str(tmp_path / "stray.pem"), app.app_id)
+    result = az("entracert", "token", "get", "--profile", "stray", check=False)
+    assert_clean_failure(result, "AADSTS700027", certs.sha1_thumbprint(stray),
+                         "az entracert app cert add --profile stray")
+    failure = az("entracert", "audit", "list", "--profile", "stray").out[-1]
+    assert (failure["outcome"], failure["code"]) == ("failure", 700027)
+
+
+def test_garbage_from_the_authority_is_an_error_not_a_traceback(az, emulator, make_app,
+                                                                add_profile):
+    app = make_app("az-garbage")
+    add_profile("garbage", app.pem_path, app.app_id)
+    emulator.add_fault(f"/{emulator.tenant_id}/oauth2/v2.0/token", body="malformed")
+    try:
+        result = az("entracert", "token", "get", "--profile", "garbage", check=False)
+    finally:
+        emulator.clear_faults()
+    assert_clean_failure(result, "is not JSON", emulator.authority_host)
+
+
+def test_profiles_export_and_import_through_az(az, emulator, make_app, add_profile, tmp_path):
+    app = make_app("az-export")
+    add_profile("exported", app.pem_path, app.app_id, scopes=("api://e/.default",))
+    az("entracert", "profile", "export", "--name", "exported", "--out", "p.json")
+    assert "PRIVATE KEY" not in (tmp_path / "p.json").read_text()
+    imported = az("entracert", "profile", "import", "--file", "p.json", "--name", "imported").out
+    shown = az("entracert", "profile", "show", "--name", "exported").out
+    assert {**imported, "name": "exported", "isDefault": shown["isDefault"]} == shown
+    table = az("entracert", "profile", "list", "-o", "table").out
+    assert "imported" in table and shown["thumbprint"] in table
+    az("entracert", "profile", "delete", "--name", "imported", "--yes")
+    gone = az("entracert", "profile", "show", "--name", "imported", check=False)
+    assert_clean_failure(gone, "There is no profile named 'imported'")
+
+
+def test_expiry_warning_goes_to_stderr_and_only_show_errors_hides_it(az, make_app, add_profile):
+    app = make_app("az-expiring", days=5)
+    add_profile("expiring", app.pem_path, app.app_id)
+    warned = az("entracert", "token", "get", "--profile", "expiring")
+    assert "WARNING: The certificate" in warned.stderr and "expires in" in warned.stderr
+    assert warned.out["source"] == "network"
+    quiet = az("entracert", "token", "get", "--profile", "expiring", "--only-show-errors")
+    assert quiet.stderr == "" and quiet.out["source"] == "cache"
+
+
+def test_debug_output_shows_no_secret(az, make_app, add_profile):
+    app = make_app("az-debug")
+    add_profile("debug", app.pem_path, app.app_id)
+    result = az("entracert", "token", "get", "--profile", "debug", "--debug")
+    token = result.out["accessToken"]
+    assert "oauth2/v2.0/token" in result.stderr  # the request is logged...
+    assert token not in result.stderr  # ...but neither the token...
+    assert "client_assertion=" not in result.stderr and "PRIVATE KEY" not in result.stderr
+
+
+def test_inspect_of_a_malformed_or_tampered_token(az, emulator, make_app, add_profile, tmp_path):
+    garbage = "eyJhbGciOiJSUzI1NiJ9.not-json-at-all.c2ln"
+    malformed = az("entracert", "token", "inspect", "--stdin", input=garbage, check=False)
+    assert_clean_failure(malformed, "not a readable JWT")
+    assert garbage not in malformed.stderr
+
+    app = make_app("az-tamper")
+    add_profile("tamper", app.pem_path, app.app_id)
+    token = az("entracert", "token", "get", "--profile", "tamper").out["accessToken"]
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["Admin.Everything"]
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    (tmp_path / "forged.txt").write_text(".".join((header, forged, signature)))
+    result = az("entracert", "token", "inspect", "--file", "forged.txt", "--profile", "tamper",
+                "--verify", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.out["signature"]["valid"] is False
+    assert result.out["claims"]["roles"] == ["Admin.Everything"]
+    assert "does not verify" in result.stderr
