@@ -1,0 +1,244 @@
+"""Settings of the plugin: where each comes from, and the frozen ``EntraConfig`` tests receive.
+
+Every setting is looked up on the command line, then in azure-identity's environment variables,
+then in the ini file, then takes its default (CLI > env > ini > default). Resolving the *names*
+is free; turning them into an identity (reading the profile store, loading the certificate)
+happens once per session, and only when a token may be needed.
+
+The certificate password is deliberately not a setting: it comes from
+``AZURE_CLIENT_CERTIFICATE_PASSWORD`` (or the profile's own password source), never from a
+command line that lands in shell history or CI logs.
+"""
+import dataclasses
+import os
+
+MODES = ("auto", "live", "emulator", "off")
+DEFAULT_REFRESH_SKEW = 300  # seconds; MSAL, too, treats a token with under 5 minutes left as gone
+LEVELS = {"cli": 3, "env": 2, "ini": 1, "default": 0}
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    help: str
+    env: str = None
+    multiple: bool = False
+    flag: bool = False
+    choices: tuple = None
+    default: object = None
+
+    @property
+    def option(self):
+        return "--entra-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self):
+        return f"entra_{self.name}"
+
+
+SETTINGS = (
+    Setting("mode", "auto: live when an identity is configured, else skip the tests that need a "
+            "token; live: require an identity; emulator: run the local Entra ID emulator; "
+            "off: skip every entra fixture (default auto).", choices=MODES, default="auto"),
+    Setting("profile", "name of an 'az entracert' profile to take the identity from."),
+    Setting("tenant", "directory (tenant) id or domain.", env="AZURE_TENANT_ID"),
+    Setting("client_id", "application (client) id.", env="AZURE_CLIENT_ID"),
+    Setting("cert", "PFX or PEM file with the certificate and its private key.",
+            env="AZURE_CLIENT_CERTIFICATE_PATH"),
+    Setting("pfx_base64_env", "name of an environment variable holding the base64 of a PFX "
+            "(instead of --entra-cert; the usual CI secret)."),
+    Setting("authority", "authority host, e.g. https://login.microsoftonline.us.",
+            env="AZURE_AUTHORITY_HOST"),
+    Setting("ca_bundle", "PEM bundle trusted for the authority (private authorities only).",
+            env="ENTRACERT_CA_BUNDLE"),
+    Setting("scope", "default scope(s) of entra_token; repeat or separate with spaces.",
+            multiple=True),
+    Setting("require", "fail the session at start (usage error) when no identity is configured.",
+            flag=True, default=False),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def add_options(parser):
+    """The ``entra`` option group and the ini keys of the same names."""
+    group = parser.getgroup("entra", "Entra ID tokens (entracert)")
+    for setting in SETTINGS:
+        env = f" Environment: {setting.env}." if setting.env else ""
+        if setting.flag:
+            group.addoption(setting.option, action="store_true", default=None,
+                            dest=f"entra_{setting.name}", help=setting.help)
+        else:
+            group.addoption(setting.option, action="append" if setting.multiple else "store",
+                            default=None, choices=setting.choices, dest=f"entra_{setting.name}",
+                            metavar=setting.name.upper(), help=setting.help + env)
+        parser.addini(setting.ini, type="bool" if setting.flag else "string", default=None,
+                      help=setting.help)
+    parser.addini("entra_refresh_skew", type="string", default=None,
+                  help=f"seconds before expiry at which entra_token fetches a new token "
+                       f"(default {DEFAULT_REFRESH_SKEW}).")
+
+
+def read_settings(config, environ=None):
+    """``{name: (value, source)}`` for every setting, by precedence CLI > env > ini > default."""
+    environ = os.environ if environ is None else environ
+    resolved = {}
+    for setting in SETTINGS:
+        resolved[setting.name] = _lookup(config, setting, environ)
+    mode = resolved["mode"][0]
+    if mode not in MODES:
+        import pytest
+
+        raise pytest.UsageError(f"entracert: entra_mode '{mode}' is not one of {', '.join(MODES)}.")
+    skew = config.getini("entra_refresh_skew")
+    try:
+        skew = DEFAULT_REFRESH_SKEW if skew in (None, "") else int(skew)
+    except ValueError:
+        import pytest
+
+        raise pytest.UsageError(f"entracert: entra_refresh_skew '{skew}' is not a whole number "
+                                "of seconds.") from None
+    resolved["refresh_skew"] = (skew, "ini")
+    return resolved
+
+
+def _lookup(config, setting, environ):
+    value = config.getoption(f"entra_{setting.name}")
+    if value not in (None, []):
+        return _normalize(setting, value), "cli"
+    if setting.env and environ.get(setting.env, "").strip():
+        return _normalize(setting, environ[setting.env].strip()), "env"
+    value = config.getini(setting.ini)
+    if value not in (None, "", []):
+        return _normalize(setting, value), "ini"
+    return setting.default if not setting.multiple else (), "default"
+
+
+def _normalize(setting, value):
+    if setting.multiple:
+        values = value if isinstance(value, list) else [value]
+        return tuple(scope for text in values for scope in str(text).split())
+    if setting.flag:
+        return bool(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+@dataclasses.dataclass(frozen=True)
+class EntraConfig:
+    """The resolved settings of one run; what ``entra_config`` returns.
+
+    ``mode`` is the effective mode: ``live``, ``emulator`` or ``off`` (``auto`` resolves to
+    ``live`` or ``off``). When ``enabled`` is false, ``skip_reason`` says why, and the token
+    fixtures skip with it. ``profile`` is the core profile tokens are asked for; ``scopes`` the
+    default scopes; ``cache_dir`` holds the token cache shared by xdist workers and later runs.
+    Override the fixture in a ``conftest.py`` to change it, e.g.
+    ``return dataclasses.replace(entra_config, scopes=("api://my-api/.default",))``.
+    """
+
+    mode: str
+    requested_mode: str
+    enabled: bool
+    skip_reason: str = None
+    profile: object = None
+    scopes: tuple = ()
+    cache_dir: str = None
+    refresh_skew: int = DEFAULT_REFRESH_SKEW
+    require: bool = False
+    sources: tuple = ()  # (setting, source) pairs: where each value came from
+
+    @property
+    def tenant(self):
+        return self.profile.tenant if self.profile else None
+
+    @property
+    def client_id(self):
+        return self.profile.client_id if self.profile else None
+
+    @property
+    def thumbprint(self):
+        return self.profile.thumbprint if self.profile else None
+
+    def source_of(self, name):
+        return dict(self.sources).get(name, "default")
+
+    def to_dict(self):
+        """JSON-ready form, handed to xdist workers."""
+        data = dataclasses.asdict(self)
+        data["profile"] = self.profile.to_dict() if self.profile else None
+        data["scopes"] = list(self.scopes)
+        data["sources"] = [list(pair) for pair in self.sources]
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        data = dict(data)
+        if data.get("profile"):
+            from azext_entracert.core.profiles import Profile
+
+            data["profile"] = Profile.from_dict(data["profile"])
+        data["scopes"] = tuple(data.get("scopes") or ())
+        data["sources"] = tuple(tuple(pair) for pair in data.get("sources") or ())
+        return cls(**data)
+
+
+NOT_CONFIGURED = ("no Entra ID identity is configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+                  "AZURE_CLIENT_CERTIFICATE_PATH (or --entra-tenant/--entra-client-id/--entra-cert),"
+                  " pass --entra-profile NAME, or use --entra-mode emulator")
+
+
+class NotConfigured(Exception):
+    """No usable identity; ``str()`` says what is missing and how to give it."""
+
+
+def resolve_identity(settings, environ=None):
+    """The core ``Profile`` the settings describe (live modes), or raise ``NotConfigured``.
+
+    A profile named at a higher (or equal) precedence level than the explicit tenant/client
+    id/certificate wins; otherwise the explicit values must be complete; with neither, the
+    default ``az entracert`` profile is used if there is one. Loading happens here, so a wrong
+    path or password fails at session start rather than in the first test.
+    """
+    from azext_entracert.core import clouds, profiles
+
+    environ = os.environ if environ is None else environ
+    explicit = {n: settings[n] for n in ("tenant", "client_id", "cert", "pfx_base64_env")
+                if settings[n][0]}
+    explicit_level = max((LEVELS[src] for _, src in explicit.values()), default=0)
+    name, name_source = settings["profile"]
+    store = profiles.ProfileStore()
+    if name and LEVELS[name_source] >= explicit_level:
+        profile = store.get(name)
+    elif explicit:
+        missing = [BY_NAME[n].option + (f" / {BY_NAME[n].env}" if BY_NAME[n].env else "")
+                   for n in ("tenant", "client_id") if n not in explicit]
+        if "cert" not in explicit and "pfx_base64_env" not in explicit:
+            missing.append("--entra-cert / AZURE_CLIENT_CERTIFICATE_PATH")
+        if missing:
+            raise NotConfigured(f"the Entra ID identity is incomplete: missing {', '.join(missing)}")
+        password = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+        profile = profiles.new_profile(
+            "pytest", tenant=settings["tenant"][0], client_id=settings["client_id"][0],
+            certificate=settings["cert"][0] if "cert" in explicit else None,
+            pfx_base64_env=settings["pfx_base64_env"][0] if "pfx_base64_env" in explicit else None,
+            password_env=password if environ.get(password) is not None else None,
+            authority_host=_origin(settings["authority"][0]), ca_bundle=settings["ca_bundle"][0],
+            send_chain=environ.get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "").lower()
+            in ("1", "true"), check_name_rules=False)
+        return profile
+    elif store.path.exists() and store.default_name():
+        profile = store.get(store.default_name())
+    else:
+        raise NotConfigured(NOT_CONFIGURED)
+    changes = {}
+    if settings["authority"][0]:
+        changes["authority_host"], changes["graph_endpoint"] = clouds.resolve(
+            authority_host=_origin(settings["authority"][0]))
+    if settings["ca_bundle"][0]:
+        changes["ca_bundle"] = str(settings["ca_bundle"][0])
+    return dataclasses.replace(profile, **changes) if changes else profile
+
+
+def _origin(authority):
+    """azure-identity accepts a bare host in AZURE_AUTHORITY_HOST; the core wants a URL."""
+    if authority and "://" not in authority:
+        return f"https://{authority}"
+    return authority.rstrip("/") if authority else None
