@@ -141,7 +141,7 @@ type: command
 short-summary: List the profiles.
 examples:
   - name: List the profiles as a table (name, tenant, client ID, thumbprint, default, expiry).
-    text: az entracert profile list -o table
+    text: az entracert profile list --output table
 """
 
 helps["entracert profile show"] = """
@@ -228,8 +228,8 @@ helps["entracert token refresh"] = """
 type: command
 short-summary: Get a new access token from Entra ID, ignoring the cache ('get --force-refresh').
 examples:
-  - name: Renew the default profile's token.
-    text: az entracert token refresh
+  - name: Renew the token of the profile 'ci'.
+    text: az entracert token refresh --profile ci
 """
 
 helps["entracert token inspect"] = """
@@ -256,8 +256,8 @@ helps["entracert token clear"] = """
 type: command
 short-summary: Remove cached access tokens.
 examples:
-  - name: Remove every cached token.
-    text: az entracert token clear
+  - name: Remove every cached token, printing how many there were.
+    text: az entracert token clear --query removed
   - name: Remove the tokens of one profile.
     text: az entracert token clear --profile ci
 """
@@ -279,4 +279,107 @@ examples:
     text: az entracert audit list --profile ci --since 1d -o table
   - name: Show the five most recent failures' AADSTS codes.
     text: az entracert audit list --limit 5 --query "[?outcome=='failure'].code"
+"""
+
+helps["entracert app"] = """
+type: group
+short-summary: Manage the application registration behind a profile.
+"""
+
+helps["entracert app cert"] = """
+type: group
+short-summary: List, add and remove the certificates registered on an application.
+long-summary: |
+    These commands call Microsoft Graph as an identity allowed to manage the application: an
+    entracert profile of an administrative service principal (--admin-profile NAME, with
+    Application.ReadWrite.All or Application.ReadWrite.OwnedBy) or the account signed in to az
+    (--use-az-login). Removing a certificate here is revocation in the Entra ID sense: it stops
+    signing in at once. For the CA's view of a certificate, see 'az entracert cert
+    check-revocation'.
+"""
+
+helps["entracert app cert list"] = """
+type: command
+short-summary: List the application's certificates, marking the profile's own (isLocal).
+long-summary: Shows keyId, SHA-1 thumbprint, display name, start and end, days left and whether
+    each has expired.
+examples:
+  - name: List the certificates of the profile 'ci' as the admin profile 'admin'.
+    text: az entracert app cert list --profile ci --admin-profile admin -o table
+  - name: List another application's certificates as the signed-in az account.
+    text: az entracert app cert list --profile ci --app-id 00000000-0000-0000-0000-000000000000 --use-az-login
+"""
+
+helps["entracert app cert add"] = """
+type: command
+short-summary: Register a certificate on the application, keeping every existing credential.
+long-summary: Uploads only the public certificate of a .cer, .pem or .pfx file, with its start
+    and end clipped to the certificate's validity. Refuses a certificate that 'cert validate'
+    rejects, and one that is already registered.
+examples:
+  - name: Register a new certificate next to the current one.
+    text: az entracert app cert add --profile ci --file new-cert.cer --display-name "ci 2027" --admin-profile admin
+"""
+
+helps["entracert app cert remove"] = """
+type: command
+short-summary: Remove one certificate from the application (revocation in the Entra ID sense).
+long-summary: Identify it by --thumbprint or --key-id. Refuses, without --force, to remove the
+    profile's own certificate or the application's last valid one. Asks for confirmation unless
+    --yes is given.
+examples:
+  - name: Remove an old certificate by thumbprint, without a confirmation prompt.
+    text: az entracert app cert remove --profile ci --thumbprint 52ED9B5038A47B9E2E2190715CC238359D4F8F73 --admin-profile admin --yes
+  - name: Remove a compromised certificate that the profile still uses.
+    text: az entracert app cert remove --profile ci --key-id 11111111-2222-3333-4444-555555555555 --force --use-az-login --yes
+"""
+
+helps["entracert app cert expiring"] = """
+type: command
+short-summary: Report certificates that expire soon, across profiles; exit 1 when any does.
+long-summary: Checks each profile's local certificate and, with --admin-profile or
+    --use-az-login, the certificates registered on its application. The JSON result is printed
+    first, so a CI job can both read it and fail on it.
+examples:
+  - name: Fail a nightly job when a certificate expires within 30 days.
+    text: az entracert app cert expiring --days 30
+  - name: Check two profiles and their registrations.
+    text: az entracert app cert expiring --days 60 --profile ci deploy --admin-profile admin
+"""
+
+helps["entracert cert rotate"] = """
+type: command
+short-summary: Replace a profile's certificate with a new one, with no Graph permission needed.
+long-summary: |
+    Creates a new certificate (same subject, SANs and key size unless told), writes it next to
+    the current one (or to --out), registers it with Graph's addKey using a proof signed by the
+    current certificate, proves a token can be obtained with it, switches the profile to it, and
+    removes the old one with removeKey (unless --keep-old). Every step is audited. If a step
+    fails, the profile keeps a certificate that is registered and works, and the error lists what
+    was done and the command that finishes the job. The application's object id and the current
+    keyId are looked up once (with --admin-profile or --use-az-login when the application may not
+    read itself) and remembered.
+examples:
+  - name: Preview a rotation.
+    text: az entracert cert rotate --profile ci --dry-run
+  - name: Rotate to a one-year certificate, keeping the PFX password source of the profile.
+    text: az entracert cert rotate --profile ci --days 365
+  - name: First rotation of a profile, looking the application up as an admin profile.
+    text: az entracert cert rotate --profile ci --admin-profile admin --out ./ci-2027.pfx --password-env CI_PFX_PASSWORD
+"""
+
+helps["entracert cert check-revocation"] = """
+type: command
+short-summary: Ask a certificate's CA whether it has revoked it (OCSP, then CRL); exit 1 if so.
+long-summary: |
+    For CA-issued certificates: queries the OCSP responder named in the Authority Information
+    Access extension, then the CRL of the CRL Distribution Points, and trusts an answer only when
+    its signature verifies against the issuer. Status is good, revoked (with date and reason) or
+    unknown. Entra ID does not check OCSP or CRLs for application credentials: to stop a
+    certificate signing in, remove it with 'az entracert app cert remove'.
+examples:
+  - name: Check a certificate whose PFX carries its chain.
+    text: az entracert cert check-revocation --file app.pfx --password-env PFX_PASSWORD
+  - name: Check a certificate against a given issuer, trusting a private CA for HTTPS.
+    text: az entracert cert check-revocation --file app.cer --issuer issuing-ca.pem --ca-bundle corp-roots.pem
 """

@@ -429,3 +429,17 @@ def test_the_access_token_is_a_real_emulator_token(make_app, create, emulator):
     token = commands.token_get(profile="real")["accessToken"]
     assert emulator.verify_access_token(token)["appid"] == jwt.decode(
         token, options={"verify_signature": False})["appid"]
+
+
+def test_importing_the_command_module_leaves_heavy_libraries_to_the_commands():
+    """az imports custom_tokens to read a command's signature: msal & co. load only when run."""
+    import subprocess
+    import sys
+
+    code = ("import sys, azure.cli.core, knack.log; before = set(sys.modules);"
+            "import azext_entracert.custom_tokens; new = set(sys.modules) - before;"
+            "print(sorted(m for m in new if m.split('.')[0] in "
+            "('msal', 'cryptography', 'requests', 'jwt', 'urllib3')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
