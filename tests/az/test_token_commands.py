@@ -181,3 +181,27 @@ def test_every_command_documents_its_options_and_has_an_example(az, group, comma
 def test_inspect_help_warns_that_a_token_argument_lands_in_shell_history(az):
     text = " ".join(az("entracert", "token", "inspect", "--help").out.split())
     assert "shell history" in text and "--stdin" in text and "--file" in text
+
+
+def test_on_a_terminal_the_password_is_asked_at_create_and_when_a_new_token_needs_it(
+        az_env, emulator, make_app, tmp_path):
+    from azext_entracert.core import certgen
+
+    from .test_prompt import run_on_terminal
+
+    app = make_app("az-prompt")
+    certgen.write_bundle(certs.load(app.pem_path), str(tmp_path / "app.pfx"),
+                         password=b"typed pw")
+    code, screen = run_on_terminal(
+        ["entracert", "profile", "create", "--name", "typed", "--tenant", emulator.tenant_id,
+         "--client-id", app.app_id, "--certificate", "app.pfx", "--authority-host",
+         emulator.authority_host, "--ca-bundle", emulator.ca_bundle, "--query", "thumbprint"],
+        az_env, tmp_path, [("assword", "typed pw")])
+    assert code == 0 and certs.sha1_thumbprint(app.certificate) in screen, screen
+    assert "typed pw" not in screen
+    code, screen = run_on_terminal(["entracert", "token", "get", "--profile", "typed",
+                                    "--query", "source"], az_env, tmp_path, [("assword", "typed pw")])
+    assert code == 0 and '"network"' in screen, screen
+    code, screen = run_on_terminal(["entracert", "token", "get", "--profile", "typed",
+                                    "--query", "source"], az_env, tmp_path, [])
+    assert code == 0 and '"cache"' in screen and "assword" not in screen, screen
