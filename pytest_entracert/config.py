@@ -197,11 +197,13 @@ def resolve_identity(settings, environ=None):
     default ``az entracert`` profile is used if there is one. Loading happens here, so a wrong
     path or password fails at session start rather than in the first test.
     """
-    from azext_entracert.core import clouds, profiles
-
     environ = os.environ if environ is None else environ
     explicit = {n: settings[n] for n in ("tenant", "client_id", "cert", "pfx_base64_env")
                 if settings[n][0]}
+    if not explicit and not settings["profile"][0] and not _profile_store(environ).exists():
+        raise NotConfigured(NOT_CONFIGURED)  # the common case, decided without importing the core
+    from azext_entracert.core import clouds, profiles
+
     explicit_level = max((LEVELS[src] for _, src in explicit.values()), default=0)
     name, name_source = settings["profile"]
     store = profiles.ProfileStore()
@@ -235,6 +237,14 @@ def resolve_identity(settings, environ=None):
     if settings["ca_bundle"][0]:
         changes["ca_bundle"] = str(settings["ca_bundle"][0])
     return dataclasses.replace(profile, **changes) if changes else profile
+
+
+def _profile_store(environ):
+    """Where ``core.profiles.config_dir()`` keeps profiles.json, known without importing it."""
+    from pathlib import Path
+
+    base = environ.get("AZURE_CONFIG_DIR") or Path.home() / ".azure"
+    return Path(base).expanduser() / "entracert" / "profiles.json"
 
 
 def _origin(authority):

@@ -20,13 +20,20 @@ class _State:
     """What the plugin keeps for one run: settings, the resolved config, emulator, scrubber."""
 
     def __init__(self, settings):
-        from .redact import Redactor
-
         self.settings = settings
         self.config = None  # EntraConfig, set at session start
         self.shared = None  # SharedEmulator, in the process that owns it
         self.emulator_info = None
-        self.redactor = Redactor()
+        self._redactor = None
+
+    @property
+    def redactor(self):
+        """Made when a token fixture is first used: until then there is nothing to scrub."""
+        if self._redactor is None:
+            from .redact import Redactor
+
+            self._redactor = Redactor()
+        return self._redactor
 
 
 def pytest_addoption(parser):
@@ -110,12 +117,16 @@ def _identity(settings):
 
 def _core_call(function):
     """Run a core call at session start; its errors become usage errors (what, why, fix)."""
-    from azext_entracert.core.errors import EntraCertError
-
     try:
         return function()
-    except EntraCertError as exc:
-        raise pytest.UsageError(f"entracert: {exc}") from None
+    except NotConfigured:
+        raise
+    except Exception as exc:
+        from azext_entracert.core.errors import EntraCertError
+
+        if isinstance(exc, EntraCertError):
+            raise pytest.UsageError(f"entracert: {exc}") from None
+        raise
 
 
 def pytest_report_header(config):
@@ -123,7 +134,7 @@ def pytest_report_header(config):
     if entra is None:
         return None
     if not entra.enabled:
-        return f"entracert: {entra.skip_reason}"
+        return entra.skip_reason
     return (f"entracert: mode {entra.mode}, tenant {entra.tenant}, client id {entra.client_id}, "
             f"thumbprint {entra.thumbprint or 'unknown'}")
 
@@ -137,7 +148,8 @@ class _RunHooks:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report):
         """Scrub issued tokens out of the report before any reporter (or xdist) sees it."""
-        self._state.redactor.scrub_report(report)
+        if self._state._redactor is not None:
+            self._state._redactor.scrub_report(report)
 
     def pytest_terminal_summary(self, terminalreporter):
         if self._state.shared is not None:
@@ -148,8 +160,8 @@ class _RunHooks:
 
 def pytest_unconfigure(config):
     state = config.stash.get(_STATE, None)
-    if state is not None:
-        state.redactor.close()
+    if state is not None and state._redactor is not None:
+        state._redactor.close()
 
 
 # --- fixtures ---------------------------------------------------------------------------------
