@@ -1,0 +1,59 @@
+"""Across processes: with pytest-xdist the whole run makes ONE token request per identity and
+scopes (the core's locked cache is shared by the workers), the emulator is one for all workers,
+and a token still valid from an earlier run is reused."""
+FIFTY = '''
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(50))
+def test_token(n, entra_token):
+    digest = hashlib.sha256(entra_token.value.encode()).hexdigest()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(os.environ["TOKENS_DIR"], f"{n}-{worker}").write_text(digest)
+'''
+
+
+def seen_tokens(folder):
+    files = list(folder.iterdir())
+    return {f.read_text() for f in files}, {f.name.split("-")[1] for f in files}
+
+
+def test_emulator_mode_with_two_workers_makes_one_token_request(pytester, run, monkeypatch,
+                                                                tmp_path):
+    monkeypatch.setenv("TOKENS_DIR", str(tmp_path))
+    pytester.makepyfile(FIFTY)
+    result = run("--entra-mode", "emulator", "-n", "2", subprocess=True)
+    result.assert_outcomes(passed=50)
+    tokens, workers = seen_tokens(tmp_path)
+    assert len(tokens) == 1 and workers == {"gw0", "gw1"}
+    # the controller's emulator served both workers: one token request in its log
+    result.stdout.fnmatch_lines(["entracert: the emulator served 1 token request(s)"])
+
+
+def test_live_mode_two_workers_and_a_second_run_make_one_token_request(
+        pytester, run, monkeypatch, tmp_path, emulator, make_app):
+    app = make_app("plugin-xdist-live")
+    monkeypatch.setenv("TOKENS_DIR", str(tmp_path / "tokens"))
+    (tmp_path / "tokens").mkdir()
+    monkeypatch.setenv("AZURE_TENANT_ID", emulator.tenant_id)
+    monkeypatch.setenv("AZURE_CLIENT_ID", app.app_id)
+    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", app.pem_path)
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", emulator.authority_host)
+    monkeypatch.setenv("ENTRACERT_CA_BUNDLE", emulator.ca_bundle)
+    pytester.makepyfile(FIFTY)
+    for _ in range(2):
+        result = run("-n", "2", subprocess=True)
+        result.assert_outcomes(passed=50)
+        result.stdout.fnmatch_lines([f"entracert: mode live, tenant {emulator.tenant_id}, "
+                                     f"client id {app.app_id}, thumbprint *"])
+    tokens, workers = seen_tokens(tmp_path / "tokens")
+    assert len(tokens) == 1 and workers == {"gw0", "gw1"}
+    requests = [r for r in emulator.requests_log()
+                if r["path"].endswith("/oauth2/v2.0/token") and r["client_id"] == app.app_id]
+    assert len(requests) == 1
+    # the cache lives in the Azure CLI folder (reused by later runs), not in the project
+    assert (tmp_path / "azure-config" / "entracert" / "msal_token_cache.json").exists()
