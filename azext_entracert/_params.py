@@ -17,6 +17,7 @@ def load_arguments(loader, _command):
     _certificate_arguments(loader, get_enum_type)
     _profile_arguments(loader, get_enum_type)
     _token_arguments(loader)
+    _lifecycle_arguments(loader)
 
 
 def _certificate_arguments(loader, get_enum_type):
@@ -236,3 +237,87 @@ def _token_arguments(loader):
                         "(2026-06-09, 2026-06-09T14:00:00Z; local time without a zone).")
         c.argument("limit", options_list=["--limit"], type=int,
                    help="Show at most the last N entries.")
+
+
+def _lifecycle_arguments(loader):
+    """app cert list|add|remove|expiring, cert rotate and cert check-revocation."""
+    graph_help = {
+        "admin_profile": "Call Microsoft Graph as this entracert profile (a service principal "
+                         "with Application.ReadWrite.All or Application.ReadWrite.OwnedBy).",
+        "use_az_login": "Call Microsoft Graph as the account signed in to az (az login), on the "
+                        "active cloud's Graph endpoint.",
+    }
+    for group in ("entracert app cert", "entracert cert rotate"):
+        with loader.argument_context(group) as c:
+            c.argument("profile", options_list=["--profile"],
+                       help="Profile whose application (and local certificate) is meant. "
+                            "Default: the environment's identity, else the default profile.")
+            c.argument("admin_profile", options_list=["--admin-profile"],
+                       help=graph_help["admin_profile"])
+            c.argument("use_az_login", options_list=["--use-az-login"], action="store_true",
+                       help=graph_help["use_az_login"])
+            c.argument("app_id", options_list=["--app-id"],
+                       help="Application (client) ID to manage instead of the profile's.")
+
+    with loader.argument_context("entracert app cert add") as c:
+        c.argument("file_path", options_list=["--file"],
+                   help="Certificate to register: .cer/.pem/.pfx. Only its public part is sent.")
+        c.argument("display_name", options_list=["--display-name"],
+                   help="Name shown in the portal (at most 90 characters). Default: the subject.")
+        c.argument("password_env", options_list=["--password-env"],
+                   help="Name of an environment variable holding the PFX password.")
+        c.argument("password_file", options_list=["--password-file"],
+                   help="File whose content is the PFX password.")
+
+    with loader.argument_context("entracert app cert remove") as c:
+        c.argument("thumbprint", options_list=["--thumbprint"],
+                   help="SHA-1 thumbprint (hex) of the certificate to remove.")
+        c.argument("key_id", options_list=["--key-id"],
+                   help="keyId (GUID) of the certificate to remove.")
+        c.argument("force", options_list=["--force"], action="store_true",
+                   help="Also remove the profile's own or the application's last valid "
+                        "certificate (for a compromised certificate).")
+
+    with loader.argument_context("entracert app cert expiring") as c:
+        c.argument("days", options_list=["--days"], type=int,
+                   help="Report certificates that expire within this many days.")
+        c.argument("profile_names", options_list=["--profile"], nargs="+",
+                   help="Profiles to check, space-separated. Default: every profile.")
+
+    with loader.argument_context("entracert cert rotate") as c:
+        c.argument("days", options_list=["--days"], type=int,
+                   help="Validity of the new certificate. Default: that of the current one.")
+        c.argument("subject", options_list=["--subject"],
+                   help="Subject of the new certificate. Default: the current subject.")
+        c.argument("san", options_list=["--san"], nargs="+",
+                   help="Subject alternative names of the new certificate. Default: the "
+                        "current ones.")
+        c.argument("out", options_list=["--out"],
+                   help="Path of the new PFX (.cer and .pem beside it). Default: next to the "
+                        "current file, named STEM-YYYYMMDD.pfx.")
+        c.argument("keep_old", options_list=["--keep-old"], action="store_true",
+                   help="Leave the old certificate registered (no removeKey).")
+        c.argument("dry_run", options_list=["--dry-run"], action="store_true",
+                   help="Show the plan; change nothing.")
+        c.argument("password_env", options_list=["--password-env"],
+                   help="Environment variable holding the password of the new PFX. Default: "
+                        "the profile's password source.")
+        c.argument("password_file", options_list=["--password-file"],
+                   help="File holding the password of the new PFX. Default: the profile's "
+                        "password source.")
+        c.argument("no_password", options_list=["--no-password"], action="store_true",
+                   help="Write the new PFX without a password (mode 0600).")
+        c.argument("admin_profile", options_list=["--admin-profile"],
+                   help="Only to look up the application's object id and the current keyId the "
+                        "first time (an application usually may not read itself). "
+                        + graph_help["admin_profile"])
+        c.argument("use_az_login", options_list=["--use-az-login"], action="store_true",
+                   help="Look up the application's object id and current keyId as the az "
+                        "account (first rotation only).")
+
+    with loader.argument_context("entracert cert check-revocation") as c:
+        c.argument("issuer", options_list=["--issuer"],
+                   help="The issuing CA certificate (PEM/DER). Default: the chain in the file, "
+                        "else the certificate's CA Issuers URL.")
+        c.argument("ca_bundle", options_list=["--ca-bundle"],
+                   help="PEM bundle of CAs to trust for HTTPS OCSP/CRL URLs.")

@@ -1,5 +1,6 @@
-"""The ``az entracert`` command table: names mapped to the functions in ``custom`` (certificates)
-and ``custom_tokens`` (profiles, tokens, audit)."""
+"""The ``az entracert`` command table: names mapped to the functions in ``custom`` (certificates),
+``custom_tokens`` (profiles, tokens, audit) and ``custom_lifecycle`` (app certificates, rotation,
+revocation)."""
 from ._errors import raise_az_error
 
 
@@ -38,6 +39,26 @@ def load_command_table(loader, _args):
     with loader.command_group("entracert audit", custom_command_type=tokens,
                               exception_handler=raise_az_error) as group:
         group.custom_command("list", "audit_list", table_transformer=_audit_table)
+
+    lifecycle = CliCommandType(operations_tmpl="azext_entracert.custom_lifecycle#{}")
+    with loader.command_group("entracert cert", custom_command_type=lifecycle,
+                              exception_handler=raise_az_error) as group:
+        group.custom_command("rotate", "cert_rotate")
+        group.custom_command("check-revocation", "cert_check_revocation")
+
+    with loader.command_group("entracert app cert", custom_command_type=lifecycle,
+                              exception_handler=raise_az_error) as group:
+        group.custom_command("list", "app_cert_list", table_transformer=_app_certs_table)
+        group.custom_command("add", "app_cert_add")
+        group.custom_command("remove", "app_cert_remove", confirmation=True)
+        group.custom_command("expiring", "app_cert_expiring")
+
+
+def _app_certs_table(result):
+    """``-o table`` for app cert list: one row per registered certificate."""
+    return [{"KeyId": c["keyId"], "Thumbprint": c["thumbprint"], "DisplayName": c["displayName"],
+             "End": c["endDateTime"], "DaysLeft": c["daysLeft"], "Local": c["isLocal"]}
+            for c in result]
 
 
 def _checks_table(result):

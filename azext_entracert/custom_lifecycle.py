@@ -1,0 +1,149 @@
+"""The certificate lifecycle commands: ``az entracert app cert list|add|remove|expiring``,
+``az entracert cert rotate`` and ``az entracert cert check-revocation``.
+
+Thin like ``custom``: check what only the command line knows, pick who calls Microsoft Graph (an
+admin profile, or the signed-in az account whose token azure-cli-core's ``Profile`` gives us:
+the one place azure.cli is touched), call the core (``lifecycle``, ``rotation``, ``revocation``)
+and return plain data.
+"""
+from knack.log import get_logger
+
+from .custom import _exclusive, _exit_after_output, _load, _prompt
+
+logger = get_logger(__name__)
+
+
+# --- app cert ------------------------------------------------------------------------------------
+
+def app_cert_list(cmd, profile=None, app_id=None, admin_profile=None, use_az_login=False):
+    """The certificates registered on the profile's application; ``isLocal`` marks its own."""
+    from .core import lifecycle
+
+    chosen = _profile(profile)
+    return lifecycle.list_certificates(_graph(cmd, admin_profile, use_az_login), chosen,
+                                       app_id=app_id)
+
+
+def app_cert_add(cmd, file_path, profile=None, display_name=None, app_id=None,
+                 admin_profile=None, use_az_login=False, password_env=None, password_file=None):
+    """Register the public part of a certificate, keeping every existing credential."""
+    from .core import lifecycle, secrets
+
+    _exclusive(("--password-env", password_env), ("--password-file", password_file))
+    chosen = _profile(profile)
+    graph = _graph(cmd, admin_profile, use_az_login)
+    password = secrets.password_source(env=password_env, file=password_file, prompt=_prompt())
+    return lifecycle.add_certificate(graph, chosen, file_path, password=password,
+                                     display_name=display_name, app_id=app_id)
+
+
+def app_cert_remove(cmd, profile=None, thumbprint=None, key_id=None, force=False, app_id=None,
+                    admin_profile=None, use_az_login=False):
+    """Remove exactly one registered certificate (az asks to confirm unless --yes)."""
+    from .core import lifecycle
+
+    _exactly_one(("--thumbprint", thumbprint), ("--key-id", key_id))
+    chosen = _profile(profile)
+    return lifecycle.remove_certificate(_graph(cmd, admin_profile, use_az_login), chosen,
+                                        thumbprint=thumbprint, key_id=key_id, force=force,
+                                        app_id=app_id)
+
+
+def app_cert_expiring(cmd, days=30, profile_names=None, admin_profile=None, use_az_login=False):
+    """Certificates expiring within --days across profiles; exit 1 when there is any."""
+    from .core import lifecycle, profiles
+
+    store = profiles.ProfileStore()
+    chosen = [store.get(n) for n in profile_names] if profile_names else store.list()[0]
+    graph = _graph(cmd, admin_profile, use_az_login, required=False)
+    result = lifecycle.expiring(chosen, days=int(days), graph=graph)
+    for warning in result["warnings"]:
+        logger.warning(warning)
+    if result["expiring"]:
+        _exit_after_output(cmd.cli_ctx, f"{len(result['expiring'])} certificate(s) expire within "
+                                        f"{days} day(s).")
+    return result
+
+
+# --- cert rotate / check-revocation ------------------------------------------------------------
+
+def cert_rotate(cmd, profile=None, days=None, key_size=None, subject=None, san=None, out=None,
+                keep_old=False, dry_run=False, password_env=None, password_file=None,
+                no_password=False, admin_profile=None, use_az_login=False):
+    """Rotate a profile's certificate with the application's own key (addKey/removeKey)."""
+    from .core import profiles, rotation
+
+    _exclusive(("--password-env", password_env), ("--password-file", password_file),
+               ("--no-password", no_password))
+    store = profiles.ProfileStore()
+    name = _profile(profile, store=store).name
+    graph = _graph(cmd, admin_profile, use_az_login, required=False)
+    return rotation.rotate(store, name, days=int(days) if days else None,
+                           key_size=int(key_size) if key_size else None, subject=subject,
+                           sans=tuple(san) if san else None, out=out, password_env=password_env,
+                           password_file=password_file, no_password=no_password,
+                           keep_old=keep_old, dry_run=dry_run, graph=graph, prompt=_prompt())
+
+
+def cert_check_revocation(cmd, file_path=None, pfx_base64_env=None, password_env=None,
+                          password_file=None, issuer=None, ca_bundle=None):
+    """The CA's verdict on a certificate (OCSP, then CRL); exit 1 when it is revoked."""
+    from .core import certs, revocation
+
+    loaded = _load(file_path, pfx_base64_env, password_env, password_file, None, None, None)
+    issuer_certificate = certs.load(issuer).certificate if issuer else None
+    result = revocation.check(loaded, issuer=issuer_certificate, ca_bundle=ca_bundle)
+    if result["status"] == "unknown":
+        logger.warning("Revocation status unknown: %s", result.get("detail"))
+    elif result["status"] == "revoked":
+        _exit_after_output(cmd.cli_ctx, f"The certificate {loaded.thumbprint} was revoked by its "
+                                        f"CA on {result['revocationDate']} "
+                                        f"({result['reason'] or 'no reason given'}).")
+    return result
+
+
+# --- Who calls Graph -----------------------------------------------------------------------------
+
+def _profile(name, *, store=None):
+    from .core import profiles
+
+    return (store or profiles.ProfileStore()).resolve(name)
+
+
+def _graph(cmd, admin_profile, use_az_login, *, required=True):
+    """A GraphClient as the admin profile or the az account; None when neither and optional."""
+    from .core import lifecycle, profiles
+
+    _exclusive(("--admin-profile", admin_profile), ("--use-az-login", use_az_login))
+    if admin_profile:
+        return lifecycle.admin_graph(profiles.ProfileStore().get(admin_profile), prompt=_prompt())
+    if use_az_login:
+        from azure.cli.core._profile import Profile
+
+        resource = cmd.cli_ctx.cloud.endpoints.microsoft_graph_resource_id
+        account = Profile(cli_ctx=cmd.cli_ctx)
+
+        def token():
+            credentials, _, _ = account.get_raw_token(resource=resource)
+            return credentials[1]
+
+        # No CA bundle: like az itself, the az-login path trusts REQUESTS_CA_BUNDLE or the system.
+        return lifecycle.graph_client(resource, token)
+    if required:
+        from azure.cli.core.azclierror import RequiredArgumentMissingError
+
+        raise RequiredArgumentMissingError(
+            "This command calls Microsoft Graph and needs an identity allowed to manage the "
+            "application.", recommendation="Add --admin-profile NAME (a profile with "
+                                           "Application.ReadWrite.All) or --use-az-login.")
+    return None
+
+
+def _exactly_one(*named):
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
+
+    _exclusive(*named)
+    if not any(value for _, value in named):
+        raise RequiredArgumentMissingError(
+            f"Name the certificate with {' or '.join(option for option, _ in named)}.",
+            recommendation="'az entracert app cert list' shows thumbprints and keyIds.")

@@ -1,0 +1,120 @@
+"""``az entracert app cert ...`` and ``az entracert cert rotate`` end to end: the real az running
+the wheel-installed extension against the emulator (loopback TLS), and the real
+``az ad app credential list`` agreeing with what our commands registered.
+
+Each az run costs about a second; the many cases live in tests/core/test_lifecycle.py.
+"""
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from azext_entracert.core import profiles
+from tests.az.conftest import AZ
+from tests.conftest import make_certificate
+
+
+@pytest.fixture(scope="module")
+def logged_in(az_env, emulator, tmp_path_factory):
+    """az with our extension, logged in to the emulator's tenant as its admin service principal
+    (as tests/emulator/test_graph_az.py does), with its own config dir and profile store."""
+    config = tmp_path_factory.mktemp("az-lifecycle")
+    env = {**az_env, "AZURE_CONFIG_DIR": str(config), "REQUESTS_CA_BUNDLE": emulator.ca_bundle,
+           "AZURE_CORE_INSTANCE_DISCOVERY": "false", "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
+    env.pop("CURL_CA_BUNDLE", None)
+    env.pop("SSL_CERT_FILE", None)
+
+    def run(*args, check=True):
+        done = subprocess.run([str(AZ), *map(str, args), "-o", "json"], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120)
+        if check:
+            assert done.returncode == 0, f"az {' '.join(map(str, args))}:\n{done.stderr}"
+        return done.returncode, json.loads(done.stdout) if done.stdout.strip() else None, \
+            done.stderr
+
+    origin = emulator.authority_host
+    run("cloud", "register", "-n", "EntraCertEmu", "--endpoint-active-directory", origin,
+        "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+        "--endpoint-resource-manager", origin + "/",
+        "--endpoint-microsoft-graph-resource-id", origin + "/", "--skip-endpoint-discovery")
+    run("cloud", "set", "-n", "EntraCertEmu")
+    run("login", "--service-principal", "-u", emulator.admin["client_id"], "--certificate",
+        emulator.admin["certificate"], "--tenant", emulator.tenant_id,
+        "--skip-subscription-discovery")
+    store = profiles.ProfileStore(config / "entracert")
+    store.add(profiles.new_profile(
+        "admin", tenant=emulator.tenant_id, client_id=emulator.admin["client_id"],
+        certificate=emulator.admin["certificate"], authority_host=origin,
+        ca_bundle=emulator.ca_bundle))
+    run.store = store
+    return run
+
+
+@pytest.fixture
+def app_profile(logged_in, make_app, emulator, request):
+    app = make_app(f"az-lc-{request.node.name[:20]}")
+    logged_in.store.add(profiles.new_profile(
+        "app", tenant=emulator.tenant_id, client_id=app.app_id, certificate=app.pem_path,
+        authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle), replace=True)
+    return app
+
+
+def test_add_as_admin_then_list_and_az_ad_app_credential_list_agree(logged_in, app_profile,
+                                                                    rsa_keys, tmp_path):
+    extra = make_certificate(rsa_keys[1], "az-lifecycle-extra")
+    cer = tmp_path / "extra.cer"
+    cer.write_bytes(extra.public_bytes(serialization.Encoding.DER))
+    _, added, _ = logged_in("entracert", "app", "cert", "add", "--profile", "app", "--file", cer,
+                            "--display-name", "second", "--admin-profile", "admin")
+    _, listed, _ = logged_in("entracert", "app", "cert", "list", "--profile", "app",
+                             "--use-az-login")
+    assert {(c["keyId"], c["isLocal"]) for c in listed} == {
+        (added["keyId"], False),
+        next((c["keyId"], True) for c in listed if c["isLocal"])}
+    _, theirs, _ = logged_in("ad", "app", "credential", "list", "--id", app_profile.app_id,
+                             "--cert")
+    assert sorted((k["keyId"], k["customKeyIdentifier"]) for k in theirs) == sorted(
+        (c["keyId"], c["thumbprint"]) for c in listed)
+
+
+def test_rotate_end_to_end(logged_in, app_profile, emulator):
+    old = logged_in.store.get("app").thumbprint
+    _, result, _ = logged_in("entracert", "cert", "rotate", "--profile", "app", "--days", "20",
+                             "--no-password", "--admin-profile", "admin")
+    assert [s["name"] for s in result["steps"] if s["ok"]] == [
+        "write", "addKey", "verify-token", "switch-profile", "removeKey"]
+    assert Path(result["new"]["files"]["pfx"]).stat().st_mode & 0o777 == 0o600
+    _, token, _ = logged_in("entracert", "token", "get", "--profile", "app", "--force-refresh")
+    assert token["thumbprint"] == result["new"]["thumbprint"] != old
+    stored = emulator.application(app_profile.app_id)["keyCredentials"]
+    assert [k["customKeyIdentifier"] for k in stored] == [result["new"]["thumbprint"]]
+
+
+def test_expiring_prints_json_and_exits_1(logged_in, app_profile):
+    code, report, stderr = logged_in("entracert", "app", "cert", "expiring", "--days", "60",
+                                     "--profile", "app", check=False)
+    assert code == 1 and "expire within 60 day(s)" in stderr
+    assert [r["where"] for r in report["expiring"]] == ["local"]
+    code, report, _ = logged_in("entracert", "app", "cert", "expiring", "--days", "5",
+                                "--profile", "app", check=False)
+    assert code == 0 and report["expiring"] == []
+
+
+LIFECYCLE_COMMANDS = [("app", "cert", "list"), ("app", "cert", "add"), ("app", "cert", "remove"),
+                      ("app", "cert", "expiring"), ("cert", "rotate"),
+                      ("cert", "check-revocation")]
+
+
+@pytest.mark.parametrize("command", LIFECYCLE_COMMANDS, ids=" ".join)
+def test_help_documents_every_option_and_has_an_example(az, command):
+    text = az("entracert", *command, "--help").out
+    arguments = text.split("\nArguments\n", 1)[1].split("\nGlobal Arguments\n", 1)[0]
+    options = [line.strip() for line in arguments.splitlines() if line.startswith("    -")]
+    assert options, text
+    for line in options:
+        name, _, description = line.partition(" : ")
+        assert name.startswith("--") and description.strip(), f"undocumented option: {line}"
+    assert f"az entracert {' '.join(command)} " in text.split("Examples", 1)[1]
