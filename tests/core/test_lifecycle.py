@@ -256,3 +256,22 @@ def test_removekey_failure_leaves_the_new_certificate_in_use(primed, emulator):
     now = _still_works(primed)
     assert now.thumbprint != primed.profile.thumbprint
     assert len(_stored_thumbprints(emulator, primed.app.app_id)) == 2
+
+
+def test_rotate_protects_the_new_pfx_like_the_current_one(world, emulator, monkeypatch):
+    """A profile reading a PFX password from a variable gets a new PFX under the same password."""
+    from azext_entracert.core import certgen, certs
+    from azext_entracert.core.secrets import PasswordSource
+
+    monkeypatch.setenv("LC_PFX_PASSWORD", "s3cret pfx")
+    current = certs.load(world.app.pem_path)
+    pfx = certgen.write_bundle(current, world.dir / "app.pfx", password=b"s3cret pfx")["pfx"]
+    world.store.update("app", certificate=pfx, password_env="LC_PFX_PASSWORD")
+    result = _rotate(world, graph=world.graph)
+    switched = world.store.get("app")
+    assert switched.password_env == "LC_PFX_PASSWORD" and switched.certificate.endswith(".pfx")
+    assert certs.load(switched.certificate, password=PasswordSource.from_env(
+        "LC_PFX_PASSWORD")).thumbprint == result["new"]["thumbprint"]
+    with pytest.raises(Exception, match="password"):
+        certs.load(switched.certificate)
+    assert _token(switched, world.dir).thumbprint == switched.thumbprint
