@@ -66,8 +66,8 @@ class EntraEmulator:
     Attributes: ``authority_host``, ``tenant_id``, ``tenant_domain``, ``client_id`` (the test
     application), ``certificate`` (its key + certificate PEM, 0600), ``thumbprint``,
     ``ca_bundle`` (trust it in clients), ``jwks_url``, ``token_endpoint``, ``graph_endpoint``.
-    Methods: ``create_application``, ``grant_app_role``, ``requests_log``, ``clear_log``,
-    ``add_fault``, ``verify_access_token``.
+    Methods: ``create_application``, ``application``, ``grant_app_role``, ``requests_log``,
+    ``token_requests``, ``clear_log``, ``add_fault``, ``verify_access_token``.
     """
 
     def __init__(self, info, emulator=None):
@@ -103,8 +103,17 @@ class EntraEmulator:
             "displayName": display_name, "identifierUris": list(identifier_uris),
             "keyCredentials": [key_credential(c) for c in certificates], "appRoles": roles,
             "api": {"requestedAccessTokenVersion": requested_token_version}})
-        self._graph("POST", "servicePrincipals", {"appId": app["appId"]})
-        return app
+        return app  # the emulator's Graph creates the service principal with the application
+
+    def application(self, app_id):
+        """The Graph application with this appId (KeyError if there is none)."""
+        if self._emulator is not None:
+            return self._emulator.application(app_id)
+        found = self._graph("GET", "applications",
+                            params={"$filter": f"appId eq '{app_id}'"})["value"]
+        if not found:
+            raise KeyError(f"no application with appId {app_id}")
+        return found[0]
 
     def grant_app_role(self, client_app_id, resource_app_id_or_uri, role_value):
         """Grant the client application a role of a resource (by appId or identifier URI)."""

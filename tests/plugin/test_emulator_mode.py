@@ -85,14 +85,15 @@ def test_first(entra_token):
 
 
 def test_time_passes(entra_token_factory):
-    # 3500 s later the first token has 99 s left: inside the 300 s refresh skew.
-    entra_token_factory.clock = lambda: time.time() + 3500
+    # 3100 s later the first token has about 500 s left: inside the conftest's 600 s skew
+    # (and outside the default 300 s, so this also proves the override is used).
+    entra_token_factory.clock = lambda: time.time() + 3100
 
 
 def test_refreshed(entra_token, entra_emulator):
     first = held["first"]
     assert entra_token.value != first.value
-    assert entra_token.expires_on >= first.expires_on + 3500
+    assert entra_token.expires_on >= first.expires_on + 3100
     assert len(entra_emulator.token_requests(entra_emulator.client_id)) == 2
 '''
 
@@ -107,8 +108,21 @@ def test_emulator_mode_end_to_end(pytester, run):
         "entracert: the emulator served 3 token request(s)"])
 
 
+OVERRIDE = '''
+import dataclasses
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def entra_config(entra_config):
+    return dataclasses.replace(entra_config, refresh_skew=600)
+'''
+
+
 def test_a_token_near_expiry_is_replaced_before_the_next_test(pytester, run):
     pytester.makepyfile(REFRESH)
+    pytester.makeconftest(OVERRIDE)
     result = run("--entra-mode", "emulator", "-p", "no:xdist", subprocess=True)
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["entracert: the emulator served 2 token request(s)"])

@@ -133,3 +133,46 @@ def test_fixtures_are_documented(pytester, run):
     for name in ("entra_config", "entra_credential", "entra_token_factory", "entra_token",
                  "entra_emulator"):
         result.stdout.fnmatch_lines([f"{name}*", "    *"])
+
+
+def test_pfx_from_a_base64_variable_with_the_password_from_the_environment(
+        pytester, run, monkeypatch, certificate_pem):
+    """The CI recipe of the README: the PFX never touches the disk, the password is no option."""
+    import base64
+
+    from azext_entracert.core import certgen, certs
+
+    loaded = certs.load(str(certificate_pem))
+    pfx = certgen.pfx_bytes(loaded, b"ci-secret-password")
+    monkeypatch.setenv("ENTRA_CERT_PFX_BASE64", base64.b64encode(pfx).decode("ascii"))
+    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", "ci-secret-password")
+    monkeypatch.setenv("AZURE_TENANT_ID", TENANTS["env"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", CLIENT)
+    pytester.makepyfile("""
+        def test_scopes(entra_config):
+            assert entra_config.scopes == ("api://a/.default", "api://b/.default",
+                                           "api://c/.default")
+            assert entra_config.profile.pfx_base64_env == "ENTRA_CERT_PFX_BASE64"
+    """)
+    result = run("--entra-require", "--entra-pfx-base64-env", "ENTRA_CERT_PFX_BASE64",
+                 "--entra-scope", "api://a/.default api://b/.default",
+                 "--entra-scope", "api://c/.default")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"entracert: mode live, *thumbprint {loaded.thumbprint}"])
+
+
+def test_a_wrong_certificate_password_is_a_usage_error(pytester, run, monkeypatch,
+                                                       certificate_pem):
+    import base64
+
+    from azext_entracert.core import certgen, certs
+
+    pfx = certgen.pfx_bytes(certs.load(str(certificate_pem)), b"right")
+    monkeypatch.setenv("ENTRA_CERT_PFX_BASE64", base64.b64encode(pfx).decode("ascii"))
+    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong-password-value")
+    pytester.makepyfile(USES_TOKEN)
+    result = run("--entra-tenant", TENANTS["cli"], "--entra-client-id", CLIENT,
+                 "--entra-pfx-base64-env", "ENTRA_CERT_PFX_BASE64")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: entracert: *password*"])
+    assert "wrong-password-value" not in result.stdout.str() + result.stderr.str()

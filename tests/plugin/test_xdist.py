@@ -57,3 +57,27 @@ def test_live_mode_two_workers_and_a_second_run_make_one_token_request(
     assert len(requests) == 1
     # the cache lives in the Azure CLI folder (reused by later runs), not in the project
     assert (tmp_path / "azure-config" / "entracert" / "msal_token_cache.json").exists()
+
+
+WORKER_REGISTERS = '''
+import os
+
+
+def test_a_worker_registers_and_grants_through_the_shared_emulator(entra_emulator,
+                                                                   entra_token_factory):
+    assert os.environ["PYTEST_XDIST_WORKER"] == "gw0"  # not the process that runs the emulator
+    api = entra_emulator.create_application("orders-api", identifier_uris=["api://orders"],
+                                            app_roles=["Orders.Read"])
+    entra_emulator.grant_app_role(entra_emulator.client_id, "api://orders", "Orders.Read")
+    token = entra_token_factory("api://orders/.default")
+    assert entra_emulator.verify_access_token(token.value)["roles"] == ["Orders.Read"]
+    assert entra_emulator.application(api["appId"])["displayName"] == "orders-api"
+    asked = [r["scope"] for r in entra_emulator.token_requests(entra_emulator.client_id)]
+    assert asked == ["api://orders/.default"]
+'''
+
+
+def test_a_worker_uses_the_controllers_emulator_over_https(pytester, run):
+    pytester.makepyfile(WORKER_REGISTERS)
+    result = run("--entra-mode", "emulator", "-n", "1", subprocess=True)
+    result.assert_outcomes(passed=1)
