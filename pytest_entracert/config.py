@@ -181,8 +181,8 @@ class EntraConfig:
 
 
 NOT_CONFIGURED = ("no Entra ID identity is configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
-                  "AZURE_CLIENT_CERTIFICATE_PATH (or --entra-tenant/--entra-client-id/--entra-cert),"
-                  " pass --entra-profile NAME, or use --entra-mode emulator")
+                  "AZURE_CLIENT_CERTIFICATE_PATH (or --entra-tenant/--entra-client-id/"
+                  "--entra-cert), pass --entra-profile NAME, or use --entra-mode emulator")
 
 
 class NotConfigured(Exception):
@@ -215,7 +215,8 @@ def resolve_identity(settings, environ=None):
         if "cert" not in explicit and "pfx_base64_env" not in explicit:
             missing.append("--entra-cert / AZURE_CLIENT_CERTIFICATE_PATH")
         if missing:
-            raise NotConfigured(f"the Entra ID identity is incomplete: missing {', '.join(missing)}")
+            raise NotConfigured("the Entra ID identity is incomplete: missing "
+                                + ", ".join(missing))
         password = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
         profile = profiles.new_profile(
             "pytest", tenant=settings["tenant"][0], client_id=settings["client_id"][0],

@@ -78,7 +78,8 @@ class EntraEmulator:
             setattr(self, name, info[name])
 
     def __repr__(self):
-        return f"EntraEmulator(authority_host={self.authority_host!r}, client_id={self.client_id!r})"
+        return (f"EntraEmulator(authority_host={self.authority_host!r}, "
+                f"client_id={self.client_id!r})")
 
     # --- registrations ------------------------------------------------------------------------
 
@@ -202,11 +203,12 @@ class EntraEmulator:
                             certificate=self.info["admin"]["certificate"],
                             authority_host=self.authority_host, ca_bundle=self.ca_bundle,
                             check_name_rules=False)
+        cache_dir = self.info["cache_dir"]
         http = self._http()
         try:
             client = graph.GraphClient(
                 endpoint=self.graph_endpoint, http=http,
-                token_provider=lambda: tokens.acquire(admin, directory=self.info["cache_dir"]).token)
+                token_provider=lambda: tokens.acquire(admin, directory=cache_dir).token)
             return client.call(method, path, params=params, body=body)
         finally:
             http.close()

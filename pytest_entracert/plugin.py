@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from .config import EntraConfig, NotConfigured, add_options, read_settings
+from .config import EntraConfig, NotConfigured, add_options, read_settings, resolve_identity
 
 _STATE = pytest.StashKey()
 _WORKER_KEY = "entracert"
@@ -89,7 +89,7 @@ def _resolve(state, config):
     if mode == "emulator":
         from .emulator import SharedEmulator, profile_for
 
-        state.shared = SharedEmulator()
+        state.shared = _core_call(SharedEmulator)
         config.add_cleanup(state.shared.close)
         state.emulator_info = state.shared.info
         profile = _core_call(lambda: profile_for(state.emulator_info))
@@ -97,7 +97,7 @@ def _resolve(state, config):
                            scopes=settings["scope"][0], cache_dir=state.emulator_info["cache_dir"],
                            **common)
     try:
-        profile = _core_call(lambda: _identity(settings))
+        profile = _core_call(lambda: resolve_identity(settings))
     except NotConfigured as exc:
         if mode == "live" or require:
             flag = "--entra-mode live" if mode == "live" else "--entra-require"
@@ -107,12 +107,6 @@ def _resolve(state, config):
 
     return EntraConfig(mode="live", enabled=True, profile=profile, scopes=settings["scope"][0],
                        cache_dir=str(config_dir()), **common)
-
-
-def _identity(settings):
-    from .config import resolve_identity
-
-    return resolve_identity(settings)
 
 
 def _core_call(function):

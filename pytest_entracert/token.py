@@ -1,4 +1,5 @@
-"""What tests hold: ``EntraToken`` values, the session's token factory, and an azure-core credential.
+"""What tests hold: ``EntraToken`` values, the session's token factory and an azure-core
+credential.
 
 All of them ask the core (``azext_entracert.core.tokens.acquire``) for tokens: the persistent,
 locked MSAL cache in ``EntraConfig.cache_dir`` is what makes every xdist worker and every later run
@@ -135,7 +136,8 @@ class EntraCredential:
         from azure.core.credentials import AccessTokenInfo
 
         options = options or {}
-        token = self._token(scopes, claims=options.get("claims"), tenant_id=options.get("tenant_id"))
+        token = self._token(scopes, claims=options.get("claims"),
+                            tenant_id=options.get("tenant_id"))
         return AccessTokenInfo(token.value, int(token.expires_on), token_type=token.token_type)
 
     def _token(self, scopes, *, claims, tenant_id):

@@ -176,3 +176,25 @@ def test_a_wrong_certificate_password_is_a_usage_error(pytester, run, monkeypatc
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: entracert: *password*"])
     assert "wrong-password-value" not in result.stdout.str() + result.stderr.str()
+
+
+def test_az_entracert_profiles_named_or_default(pytester, run, monkeypatch, certificate_pem):
+    """A profile named on the command line beats the environment's identity; with nothing set,
+    the default ``az entracert`` profile is used, as ``az entracert token get`` would."""
+    from azext_entracert.core import profiles
+
+    store = profiles.ProfileStore()
+    for name, client in (("ci", "55555555-5555-5555-5555-555555555555"), ("other", CLIENT)):
+        store.add(profiles.new_profile(name, tenant=TENANTS["ini"], client_id=client,
+                                       certificate=str(certificate_pem)))
+    pytester.makepyfile(USES_TOKEN)
+    run("--collect-only").stdout.fnmatch_lines(["entracert: mode live, *client id 5555*"])
+    monkeypatch.setenv("AZURE_TENANT_ID", TENANTS["env"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", CLIENT)
+    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", str(certificate_pem))
+    run("--collect-only").stdout.fnmatch_lines([f"entracert: mode live, tenant {TENANTS['env']}*"])
+    run("--collect-only", "--entra-profile", "ci").stdout.fnmatch_lines(
+        [f"entracert: mode live, tenant {TENANTS['ini']}, client id 5555*"])
+    result = run("--entra-profile", "missing")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: entracert: There is no profile named 'missing'*"])
