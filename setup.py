@@ -16,6 +16,7 @@ STANDALONE = [
     "PyJWT[crypto]>=2.8",
     "requests>=2.31",
     "portalocker>=2.8",
+    "azure-core>=1.31",  # TokenCredential/AccessTokenInfo for the plugin's entra_credential
 ]
 
 setup(

@@ -8,7 +8,7 @@ and return plain data.
 """
 from knack.log import get_logger
 
-from .custom import _exclusive, _exit_after_output, _load, _prompt
+from ._support import exclusive, exit_after_output, load_certificate, terminal_prompt
 
 logger = get_logger(__name__)
 
@@ -29,10 +29,10 @@ def app_cert_add(cmd, file_path, profile=None, display_name=None, app_id=None,
     """Register the public part of a certificate, keeping every existing credential."""
     from .core import lifecycle, secrets
 
-    _exclusive(("--password-env", password_env), ("--password-file", password_file))
+    exclusive(("--password-env", password_env), ("--password-file", password_file))
     chosen = _profile(profile)
     graph = _graph(cmd, admin_profile, use_az_login)
-    password = secrets.password_source(env=password_env, file=password_file, prompt=_prompt())
+    password = secrets.password_source(env=password_env, file=password_file, prompt=terminal_prompt())
     return lifecycle.add_certificate(graph, chosen, file_path, password=password,
                                      display_name=display_name, app_id=app_id)
 
@@ -60,7 +60,7 @@ def app_cert_expiring(cmd, days=30, profile_names=None, admin_profile=None, use_
     for warning in result["warnings"]:
         logger.warning(warning)
     if result["expiring"]:
-        _exit_after_output(cmd.cli_ctx, f"{len(result['expiring'])} certificate(s) expire within "
+        exit_after_output(cmd.cli_ctx, f"{len(result['expiring'])} certificate(s) expire within "
                                         f"{days} day(s).")
     return result
 
@@ -73,7 +73,7 @@ def cert_rotate(cmd, profile=None, days=None, key_size=None, subject=None, san=N
     """Rotate a profile's certificate with the application's own key (addKey/removeKey)."""
     from .core import profiles, rotation
 
-    _exclusive(("--password-env", password_env), ("--password-file", password_file),
+    exclusive(("--password-env", password_env), ("--password-file", password_file),
                ("--no-password", no_password))
     store = profiles.ProfileStore()
     name = _profile(profile, store=store).name
@@ -82,7 +82,7 @@ def cert_rotate(cmd, profile=None, days=None, key_size=None, subject=None, san=N
                            key_size=int(key_size) if key_size else None, subject=subject,
                            sans=tuple(san) if san else None, out=out, password_env=password_env,
                            password_file=password_file, no_password=no_password,
-                           keep_old=keep_old, dry_run=dry_run, graph=graph, prompt=_prompt())
+                           keep_old=keep_old, dry_run=dry_run, graph=graph, prompt=terminal_prompt())
 
 
 def cert_check_revocation(cmd, file_path=None, pfx_base64_env=None, password_env=None,
@@ -90,13 +90,13 @@ def cert_check_revocation(cmd, file_path=None, pfx_base64_env=None, password_env
     """The CA's verdict on a certificate (OCSP, then CRL); exit 1 when it is revoked."""
     from .core import certs, revocation
 
-    loaded = _load(file_path, pfx_base64_env, password_env, password_file, None, None, None)
+    loaded = load_certificate(file_path, pfx_base64_env, password_env, password_file, None, None, None)
     issuer_certificate = certs.load(issuer).certificate if issuer else None
     result = revocation.check(loaded, issuer=issuer_certificate, ca_bundle=ca_bundle)
     if result["status"] == "unknown":
         logger.warning("Revocation status unknown: %s", result.get("detail"))
     elif result["status"] == "revoked":
-        _exit_after_output(cmd.cli_ctx, f"The certificate {loaded.thumbprint} was revoked by its "
+        exit_after_output(cmd.cli_ctx, f"The certificate {loaded.thumbprint} was revoked by its "
                                         f"CA on {result['revocationDate']} "
                                         f"({result['reason'] or 'no reason given'}).")
     return result
@@ -114,9 +114,9 @@ def _graph(cmd, admin_profile, use_az_login, *, required=True):
     """A GraphClient as the admin profile or the az account; None when neither and optional."""
     from .core import lifecycle, profiles
 
-    _exclusive(("--admin-profile", admin_profile), ("--use-az-login", use_az_login))
+    exclusive(("--admin-profile", admin_profile), ("--use-az-login", use_az_login))
     if admin_profile:
-        return lifecycle.admin_graph(profiles.ProfileStore().get(admin_profile), prompt=_prompt())
+        return lifecycle.admin_graph(profiles.ProfileStore().get(admin_profile), prompt=terminal_prompt())
     if use_az_login:
         from azure.cli.core._profile import Profile
 
@@ -142,7 +142,7 @@ def _graph(cmd, admin_profile, use_az_login, *, required=True):
 def _exactly_one(*named):
     from azure.cli.core.azclierror import RequiredArgumentMissingError
 
-    _exclusive(*named)
+    exclusive(*named)
     if not any(value for _, value in named):
         raise RequiredArgumentMissingError(
             f"Name the certificate with {' or '.join(option for option, _ in named)}.",

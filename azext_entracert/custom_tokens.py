@@ -13,7 +13,7 @@ import logging
 
 from knack.log import get_logger
 
-from .custom import _exclusive, _prompt
+from ._support import exclusive, terminal_prompt
 
 logger = get_logger(__name__)
 
@@ -28,7 +28,7 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
 
     _az_logging()
     _certificate_source(certificate, pfx_base64_env)
-    _exclusive(("--password-env", password_env), ("--password-file", password_file))
+    exclusive(("--password-env", password_env), ("--password-file", password_file))
     store = profiles.ProfileStore()
     profiles.check_name(name)
     if name in {known.name for known in store.list()[0]}:  # before any password prompt
@@ -42,7 +42,7 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
     profile = profiles.new_profile(
         name, tenant=tenant, client_id=client_id, certificate=certificate,
         pfx_base64_env=pfx_base64_env, password_env=password_env, password_file=password_file,
-        prompt=_prompt(), scopes=tuple(scopes or ()), cloud=cloud, authority_host=authority_host,
+        prompt=terminal_prompt(), scopes=tuple(scopes or ()), cloud=cloud, authority_host=authority_host,
         graph_endpoint=graph_endpoint, ca_bundle=ca_bundle, send_chain=send_chain,
         legacy_sha1=legacy_sha1)
     store.add(profile, make_default=make_default)
@@ -75,8 +75,8 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
     from .core import clouds, profiles, tokens
 
     _az_logging()
-    _exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
-    _exclusive(("--password-env", password_env), ("--password-file", password_file))
+    exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
+    exclusive(("--password-env", password_env), ("--password-file", password_file))
     store = profiles.ProfileStore()
     old = store.get(name)
     values = {field.name: getattr(old, field.name) for field in dataclasses.fields(old)}
@@ -97,7 +97,7 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
         values["graph_endpoint"] = graph_endpoint
     if certificate or pfx_base64_env or password_env or password_file:
         new = profiles.new_profile(
-            name, prompt=_prompt(), check_name_rules=False,
+            name, prompt=terminal_prompt(), check_name_rules=False,
             **{key: values[key] for key in (
                 "tenant", "client_id", "certificate", "pfx_base64_env", "password_env",
                 "password_file", "scopes", "cloud", "authority_host", "graph_endpoint",
@@ -180,7 +180,7 @@ def token_get(profile=None, scopes=None, resource=None, force_refresh=False):
     _az_logging()
     chosen = profiles.ProfileStore().resolve(profile)
     wanted = tokens.scopes_for(chosen, scopes=scopes, resource=resource)
-    return tokens.acquire(chosen, wanted, force=force_refresh, prompt=_prompt()).to_dict()
+    return tokens.acquire(chosen, wanted, force=force_refresh, prompt=terminal_prompt()).to_dict()
 
 
 def token_refresh(profile=None, scopes=None, resource=None):
@@ -198,7 +198,7 @@ def token_inspect(cmd, token=None, file_path=None, stdin=False, profile=None, ve
     if token == "-":  # the usual spelling of "standard input"
         token, stdin = None, True
     sources = (("--token", token), ("--file", file_path), ("--stdin", stdin))
-    _exclusive(*sources)
+    exclusive(*sources)
     chosen = None
     if profile:
         chosen = profiles.ProfileStore().resolve(profile)
@@ -206,7 +206,7 @@ def token_inspect(cmd, token=None, file_path=None, stdin=False, profile=None, ve
         text = inspect.read_token(token=token, file=file_path,
                                   stdin=sys.stdin if stdin else None)
     elif chosen is not None:
-        text = tokens.acquire(chosen, chosen.default_scopes, prompt=_prompt()).token
+        text = tokens.acquire(chosen, chosen.default_scopes, prompt=terminal_prompt()).token
     else:
         from azure.cli.core.azclierror import RequiredArgumentMissingError
 
@@ -257,7 +257,7 @@ def _shown(profile, default):
 def _certificate_source(certificate, pfx_base64_env):
     from azure.cli.core.azclierror import RequiredArgumentMissingError
 
-    _exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
+    exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
     if not (certificate or pfx_base64_env):
         raise RequiredArgumentMissingError(
             "No certificate given.",
@@ -295,7 +295,7 @@ def _verify(cmd, inspect, text, claims, profile):
     """
     from .core.errors import NetworkError, TokenFormatError
     from .core.http import HttpClient
-    from .custom import _exit_after_output
+    from ._support import exit_after_output
 
     authority_host, ca_bundle = _trust_for(claims, profile)
     url = inspect.jwks_url(claims, authority_host)
@@ -321,7 +321,7 @@ def _verify(cmd, inspect, text, claims, profile):
         header = inspect.decode(text)["header"]
         signature.update(valid=False, kid=header.get("kid"), algorithm=header.get("alg"),
                          error=exc.message)
-        _exit_after_output(cmd.cli_ctx, f"The token's signature is not valid: {exc.message}")
+        exit_after_output(cmd.cli_ctx, f"The token's signature is not valid: {exc.message}")
     return signature
 
 

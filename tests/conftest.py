@@ -8,6 +8,9 @@ import datetime
 
 import pytest
 
+# The plugin tests run real pytest sessions; pytest only honours this in the top-level conftest.
+pytest_plugins = ["pytester"]
+
 
 @dataclasses.dataclass
 class TestApp:

@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "azext_entracert"
 HOSTS = ("knack", "azure.cli", "pytest", "_pytest")
 ADAPTERS = ("azext_entracert._loader", "azext_entracert.commands", "azext_entracert._params",
-            "azext_entracert._help", "azext_entracert.custom", "azext_entracert._errors",
+            "azext_entracert._help", "azext_entracert.custom", "azext_entracert.custom_tokens",
+            "azext_entracert.custom_lifecycle", "azext_entracert._support", "azext_entracert._errors",
             "pytest_entracert")
 HEAVY = ("msal", "cryptography", "requests", "jwt")
 

@@ -6,12 +6,6 @@ configuration folder (so no profile of the machine leaks in), and no cache provi
 import pytest
 
 
-def pytest_configure(config):
-    """Enable ``pytester``. ``pytest_plugins = ["pytester"]`` is refused in a conftest that is not
-    loaded at start-up, which this one is not when the whole ``tests`` folder runs."""
-    if not config.pluginmanager.has_plugin("pytester"):
-        config.pluginmanager.import_plugin("pytester")
-
 IDENTITY_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
                       "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
                       "AZURE_AUTHORITY_HOST", "ENTRACERT_CA_BUNDLE", "PYTEST_ADDOPTS")

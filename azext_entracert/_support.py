@@ -1,0 +1,113 @@
+"""What the command modules share: reading certificates and passwords from the options the
+user gave, prompting only when a terminal is attached, refusing combined options, and exiting
+non-zero after printing a result (``cert validate``, ``app cert expiring``...)."""
+import sys
+
+from knack.log import get_logger
+
+logger = get_logger(__name__)
+
+
+# --- Reading certificates and passwords --------------------------------------------------------
+
+def load_certificate(file_path, pfx_base64_env, password_env, password_file, key_file, key_password_env,
+          key_password_file, *, require_key=False):
+    from azure.cli.core.azclierror import (MutuallyExclusiveArgumentError,
+                                           RequiredArgumentMissingError)
+
+    from .core import certs
+
+    if file_path and pfx_base64_env:
+        raise MutuallyExclusiveArgumentError(
+            "--file and --pfx-base64-env cannot be used together.",
+            recommendation="Give the certificate once: a file, or an environment variable.")
+    if not (file_path or pfx_base64_env):
+        raise RequiredArgumentMissingError(
+            "No certificate given.", recommendation="Use --file PATH or --pfx-base64-env VAR.")
+    exclusive(("--password-env", password_env), ("--password-file", password_file))
+    exclusive(("--key-password-env", key_password_env),
+               ("--key-password-file", key_password_file))
+    prompt = terminal_prompt()
+    return certs.load(file_path, password=password_from(password_env, password_file, prompt=prompt),
+                      key_path=key_file,
+                      key_password=password_from(key_password_env, key_password_file, prompt=prompt),
+                      pfx_base64_env=pfx_base64_env, require_key=require_key)
+
+
+def password_from(env, file, *, prompt=None):
+    """Where the password of a file we read comes from; the prompt only if the file needs one."""
+    from .core import secrets
+
+    return secrets.password_source(env=env, file=file, prompt=prompt)
+
+
+def new_file_password(env, file, no_password, *, purpose,
+                       flags=("--password-env", "--password-file", "--no-password")):
+    """The password protecting a file we are about to write, resolved before any slow work.
+
+    With no option given we ask (twice, to catch typos) on a terminal; without a terminal there is
+    nobody to ask, and silently writing an unprotected key would be a surprise, so we refuse.
+    """
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
+
+    from .core import secrets
+
+    exclusive(*zip(flags, (env, file, no_password)))
+    prompt = terminal_prompt(confirm=True)
+    if not (env or file or no_password or prompt):
+        raise RequiredArgumentMissingError(
+            "No password source for the new private key, and no terminal to ask for one.",
+            recommendation=f"Add {flags[0]} VAR, {flags[1]} PATH or {flags[2]}.")
+    source = secrets.password_source(env=env, file=file, no_password=no_password, prompt=prompt)
+    return non_empty_password(source, purpose, instead=f"pass {flags[2]} to write the key without one")
+
+
+def non_empty_password(source, purpose, *, instead):
+    """The password from ``source``; an empty one would silently leave a new key unprotected."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+
+    password = source.get(purpose=purpose)
+    if password == b"":
+        raise InvalidArgumentValueError(f"The {purpose} from {source.describe()} is empty.",
+                                        recommendation=f"Give a non-empty password, or {instead}.")
+    return password
+
+
+def terminal_prompt(*, confirm=False):
+    """A hidden-input prompt callback for the core when a terminal is attached, else None."""
+    if not sys.stdin.isatty():
+        return None
+    from knack.prompting import prompt_pass
+
+    return lambda text: prompt_pass(msg=text, confirm=confirm)
+
+
+def exclusive(*named):
+    """Refuse when more than one of the ``(option, value)`` pairs is set."""
+    given = [option for option, value in named if value]
+    if len(given) > 1:
+        from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
+
+        raise MutuallyExclusiveArgumentError(f"{' and '.join(given)} cannot be used together.",
+                                             recommendation="Choose one of them.")
+
+
+# --- Exit code -----------------------------------------------------------------------------------
+
+def exit_after_output(cli_ctx, summary, code=1):
+    """Make az exit with ``code`` once it has printed the command's result.
+
+    az prints a result only for a command that returns, and its exit code is then 0; an error
+    would suppress the output. So the command returns its result and registers a one-shot handler
+    on knack's "successful execute" event, which az raises *after* formatting the output (with -o
+    and --query applied): it logs ``summary`` and leaves with SystemExit, which az's entry point
+    turns into the process exit code. (azure-cli's own AAZ pager uses the same event to print the
+    next-page token after the output.)
+    """
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
+
+    def leave(_cli_ctx, **_kwargs):
+        logger.error(summary)
+        raise SystemExit(code)
+
+    cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, leave)
