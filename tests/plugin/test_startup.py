@@ -1,6 +1,6 @@
 """The installed plugin costs a suite that does not use it (almost) nothing: no msal,
 cryptography, azure, PyJWT or requests import, and no core import while nothing is configured.
-``bench_startup.py`` beside this file measures the time."""
+``scripts/bench_plugin_startup.py`` measures the time."""
 import json
 
 HEAVY = ("msal", "cryptography", "azure", "jwt", "requests", "azext_entracert")

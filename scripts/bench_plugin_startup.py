@@ -1,6 +1,6 @@
 """What the installed plugin costs a suite that does not use it, in milliseconds.
 
-    .venv/bin/python tests/plugin/bench_startup.py [RUNS]
+    .venv/bin/python scripts/bench_plugin_startup.py [RUNS]
 
 Runs a one-test suite alternately with ``-p no:entracert`` and with the plugin, in fresh
 interpreters, and prints the medians and their difference (the budget is 20 ms).
