@@ -14,7 +14,7 @@ import base64
 import time
 import uuid
 
-from .certs import normalize_b64url
+from .certs import der_of, normalize_b64url
 
 ASSERTION_LIFETIME = 600
 PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
@@ -35,7 +35,7 @@ def client_assertion(loaded, *, audience, client_id, legacy_sha1=False, send_cha
         algorithm, headers = "PS256", {"x5t#S256": loaded.x5t_s256}
     if send_chain:
         headers["x5c"] = [base64.b64encode(loaded.der).decode("ascii"),
-                          *(base64.b64encode(_der(c)).decode("ascii") for c in loaded.chain)]
+                          *(base64.b64encode(der_of(c)).decode("ascii") for c in loaded.chain)]
     return jwt.encode(claims, loaded.private_key, algorithm=algorithm, headers=headers)
 
 
@@ -47,9 +47,3 @@ def proof_of_possession(loaded, *, object_id, lifetime=PROOF_LIFETIME, now=None)
     claims = {"aud": PROOF_AUDIENCE, "iss": object_id, "nbf": now, "exp": now + lifetime}
     headers = {"x5t": normalize_b64url(loaded.x5t), "kid": loaded.thumbprint}
     return jwt.encode(claims, loaded.private_key, algorithm="RS256", headers=headers)
-
-
-def _der(certificate):
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return certificate.public_bytes(Encoding.DER)

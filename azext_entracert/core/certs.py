@@ -6,13 +6,13 @@ never shows the key.
 """
 import base64
 import dataclasses
-import datetime
 import hashlib
 from pathlib import Path
 
 from .errors import (CertificateError, CertificateFormatError, ConfigurationError,
                      PasswordError)
 from .fileio import read_input
+from .times import iso_z, utc_now
 
 
 def _b64url(digest):
@@ -83,6 +83,11 @@ class LoadedCertificate:
     @property
     def der(self):
         return der_of(self.certificate)
+
+    @property
+    def serial(self):
+        """The serial number as upper-case hex, as ``cert show`` and the audit trail print it."""
+        return format(self.certificate.serial_number, "X")
 
     def __repr__(self):
         return (f"LoadedCertificate(thumbprint={self.thumbprint!r}, "
@@ -258,14 +263,6 @@ def _subject(certificate):
     return certificate.subject.rfc4514_string()
 
 
-def _utc(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _now(now):
-    return now or datetime.datetime.now(datetime.timezone.utc)
-
-
 def key_description(certificate):
     """``(keyType, keySize)`` of a certificate's public key, e.g. ``("RSA", 2048)``."""
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -302,19 +299,19 @@ def subject_alt_names(certificate):
 def describe(loaded, *, now=None):
     """The summary ``cert show`` prints: identity, thumbprints in every form, validity, key."""
     certificate = loaded.certificate
-    now = _now(now)
+    now = now or utc_now()
     not_after = certificate.not_valid_after_utc
     key_type, key_size = key_description(certificate)
     return {
         "subject": _subject(certificate),
         "issuer": certificate.issuer.rfc4514_string(),
-        "serialNumber": format(certificate.serial_number, "X"),
+        "serialNumber": loaded.serial,
         "thumbprint": loaded.thumbprint,
         "thumbprintSha256": loaded.thumbprint_sha256,
         "x5t": loaded.x5t,
         "x5tS256": loaded.x5t_s256,
-        "notBefore": _utc(certificate.not_valid_before_utc),
-        "notAfter": _utc(not_after),
+        "notBefore": iso_z(certificate.not_valid_before_utc),
+        "notAfter": iso_z(not_after),
         "daysLeft": (not_after - now).days,
         "expired": now >= not_after,
         "keyType": key_type,
@@ -330,17 +327,17 @@ def describe(loaded, *, now=None):
 def expiry_warning(loaded, *, now=None, warn_days=30):
     """A sentence for the user when the certificate is expired, not yet valid, or nearly expired."""
     certificate = loaded.certificate
-    now = _now(now)
+    now = now or utc_now()
     not_after, not_before = certificate.not_valid_after_utc, certificate.not_valid_before_utc
     if now >= not_after:
-        return (f"The certificate {loaded.thumbprint} expired on {_utc(not_after)}: Entra ID "
+        return (f"The certificate {loaded.thumbprint} expired on {iso_z(not_after)}: Entra ID "
                 "rejects it. Create a new one with 'az entracert cert create'.")
     if now < not_before:
-        return f"The certificate {loaded.thumbprint} is not valid before {_utc(not_before)}."
+        return f"The certificate {loaded.thumbprint} is not valid before {iso_z(not_before)}."
     days = (not_after - now).days
     if days < warn_days:
         return (f"The certificate {loaded.thumbprint} expires in {days} day(s), on "
-                f"{_utc(not_after)}. Plan its renewal.")
+                f"{iso_z(not_after)}. Plan its renewal.")
     return None
 
 
@@ -351,7 +348,7 @@ def validate(loaded, *, warn_days=30, key_path=None, now=None):
     any check of severity ``error`` fails. Warnings (expiring soon) never make it invalid.
     """
     certificate = loaded.certificate
-    now = _now(now)
+    now = now or utc_now()
     checks = []
 
     def check(name, ok, detail, severity="error"):
@@ -370,7 +367,7 @@ def validate(loaded, *, warn_days=30, key_path=None, now=None):
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     in_window = not_before <= now < not_after
     check("validityPeriod", in_window,
-          f"valid from {_utc(not_before)} to {_utc(not_after)}"
+          f"valid from {iso_z(not_before)} to {iso_z(not_after)}"
           + ("" if in_window else (" (expired)" if now >= not_after else " (not yet valid)")))
     days_left = (not_after - now).days
     check("expiresSoon", not in_window or days_left >= warn_days,

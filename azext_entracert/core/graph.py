@@ -10,23 +10,24 @@ import uuid
 from urllib.parse import quote
 
 from .errors import ConfigurationError, GraphError
+from .times import iso_z, utc_now
 
 
 def key_credential(loaded, *, display_name=None, now=None):
     """A new keyCredential for ``loaded``'s certificate, dates clipped to its validity (as az does:
     start = max(now, notBefore + 1 s), end = notAfter - 1 s)."""
     certificate = loaded.certificate
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or utc_now()
     start = max(now, certificate.not_valid_before_utc + datetime.timedelta(seconds=1))
     end = certificate.not_valid_after_utc - datetime.timedelta(seconds=1)
     return {
         "@odata.type": "#microsoft.graph.keyCredential",
         "customKeyIdentifier": None,  # Graph derives the SHA-1 thumbprint
         "displayName": (display_name or certificate.subject.rfc4514_string())[:90],
-        "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "endDateTime": iso_z(end),
         "key": base64.b64encode(loaded.der).decode("ascii"),
         "keyId": str(uuid.uuid4()),
-        "startDateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "startDateTime": iso_z(start),
         "type": "AsymmetricX509Cert",
         "usage": "Verify",
     }

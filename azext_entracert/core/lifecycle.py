@@ -21,6 +21,7 @@ from urllib.parse import quote
 from . import audit
 from .errors import CertificateError, ConfigurationError
 from .fileio import PRIVATE, atomic_write, file_lock
+from .times import parse_iso, utc_now
 
 _HEX_SHA1 = re.compile(r"^[0-9A-Fa-f]{40}$")
 KNOWN_KEYS = "known_keys.json"
@@ -78,8 +79,8 @@ def entry_thumbprint(entry):
 
 def describe_entry(entry, *, local_thumbprint=None, now=None):
     """One registered certificate as the ``app cert list`` row shows it."""
-    now = now or _now()
-    end = _graph_time(entry.get("endDateTime"))
+    now = now or utc_now()
+    end = parse_iso(entry.get("endDateTime"))
     thumbprint = entry_thumbprint(entry)
     return {
         "keyId": entry.get("keyId"),
@@ -155,7 +156,7 @@ def remove_certificate(graph, profile, *, thumbprint=None, key_id=None, force=Fa
     if bool(thumbprint) == bool(key_id):
         raise ConfigurationError("Name the certificate to remove once: by thumbprint or keyId.",
                                  hint="Pass --thumbprint X or --key-id K.")
-    now = now or _now()
+    now = now or utc_now()
     application = graph.find_application(app_id or profile.client_id)
     entries = application.get("keyCredentials") or []
     wanted = (thumbprint or "").replace(":", "").upper()
@@ -202,7 +203,7 @@ def expiring(profiles, *, days=30, graph=None, directory=None, now=None):
     """
     from .errors import EntraCertError
 
-    now = now or _now()
+    now = now or utc_now()
     horizon = now + datetime.timedelta(days=days)
     found, warnings = [], []
     for profile in profiles:
@@ -221,7 +222,7 @@ def expiring(profiles, *, days=30, graph=None, directory=None, now=None):
                             f"{exc.message}")
             continue
         for row in registered:
-            end = _graph_time(row["endDateTime"])
+            end = parse_iso(row["endDateTime"])
             if end and end <= horizon:
                 found.append({"profile": profile.name, "where": "registered",
                               "thumbprint": row["thumbprint"], "keyId": row["keyId"],
@@ -286,19 +287,8 @@ class KnownKeys:
 
 # --- Helpers ------------------------------------------------------------------------------------
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _graph_time(text):
-    if not text:
-        return None
-    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
-
-
 def _valid(entry, now):
-    start, end = _graph_time(entry.get("startDateTime")), _graph_time(entry.get("endDateTime"))
+    start, end = parse_iso(entry.get("startDateTime")), parse_iso(entry.get("endDateTime"))
     return (start is None or start <= now) and (end is None or now < end)
 
 
@@ -309,5 +299,5 @@ def _audit(directory, profile, action, loaded, *, outcome="success", detail=None
     audit.record(directory or config_dir(), profile=profile.name, tenant=profile.tenant,
                  client_id=profile.client_id,
                  thumbprint_sha256=loaded.thumbprint_sha256 if loaded else None,
-                 serial=loaded.certificate.serial_number if loaded else None, scopes=[],
+                 serial=loaded.serial if loaded else None, scopes=[],
                  outcome=outcome, source="graph", action=action, detail=detail)

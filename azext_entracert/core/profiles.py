@@ -10,7 +10,6 @@ Without any profile, azure-identity's environment variables configure one identi
 """
 import contextlib
 import dataclasses
-import datetime
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 from . import clouds
 from .errors import ConfigurationError, ProfileError
 from .fileio import PRIVATE, atomic_write, file_lock
+from .times import iso_z, parse_iso
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
@@ -78,9 +78,8 @@ class Profile:
 
     @property
     def expires(self):
-        if not self.not_after:
-            return None
-        return datetime.datetime.fromisoformat(self.not_after.replace("Z", "+00:00"))
+        """``not_after`` as an aware datetime; None when unknown (or hand-edited beyond reading)."""
+        return parse_iso(self.not_after)
 
 
 def check_tenant(tenant):
@@ -293,7 +292,7 @@ def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=Non
         pfx_base64_env=pfx_base64_env, password_env=password_env,
         password_file=str(Path(password_file).expanduser().resolve()) if password_file else None,
         thumbprint=loaded.thumbprint, thumbprint_sha256=loaded.thumbprint_sha256,
-        serial=format(loaded.certificate.serial_number, "X"),
-        not_after=loaded.certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        serial=loaded.serial,
+        not_after=iso_z(loaded.certificate.not_valid_after_utc),
         scopes=tuple(scopes or ()), cloud=cloud, authority_host=host, graph_endpoint=graph,
         ca_bundle=ca_bundle, send_chain=bool(send_chain), legacy_sha1=bool(legacy_sha1))

@@ -13,6 +13,7 @@ or CRLs for certificate credentials.
 import datetime
 
 from .errors import CertificateError, EntraCertError
+from .times import iso_z, utc_now
 
 GOOD, REVOKED, UNKNOWN = "good", "revoked", "unknown"
 MAX_BYTES = 20 * 1024 * 1024
@@ -29,10 +30,10 @@ def check(loaded, *, issuer=None, ca_bundle=None, http=None, now=None):
     from .http import HttpClient
 
     leaf = loaded.certificate
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or utc_now()
     result = {"thumbprint": loaded.thumbprint, "subject": leaf.subject.rfc4514_string(),
               "issuer": leaf.issuer.rfc4514_string(),
-              "serialNumber": format(leaf.serial_number, "X"), "status": UNKNOWN, "method": None,
+              "serialNumber": loaded.serial, "status": UNKNOWN, "method": None,
               "revocationDate": None, "reason": None, "checks": []}
     if leaf.issuer == leaf.subject and _issued_by(leaf, leaf):
         result["detail"] = ("The certificate is self-signed: no CA can revoke it. To stop it "
@@ -138,15 +139,15 @@ def _ask_ocsp(http, url, leaf, issuer, now):
     if single is None:
         raise _Unusable("the OCSP response is about another certificate")
     if single.next_update_utc is not None and single.next_update_utc < now:
-        raise _Unusable(f"the OCSP response is stale (next update {_iso(single.next_update_utc)})")
+        raise _Unusable(f"the OCSP response is stale (next update {iso_z(single.next_update_utc)})")
     if single.this_update_utc > now + datetime.timedelta(minutes=5):
         raise _Unusable("the OCSP response is dated in the future (check the clock)")
     status = single.certificate_status
     if status == ocsp.OCSPCertStatus.GOOD:
-        return {"status": GOOD, "detail": f"OCSP: good (this update {_iso(single.this_update_utc)})"}
+        return {"status": GOOD, "detail": f"OCSP: good (this update {iso_z(single.this_update_utc)})"}
     if status == ocsp.OCSPCertStatus.REVOKED:
         reason = single.revocation_reason.name if single.revocation_reason else None
-        return {"status": REVOKED, "revocationDate": _iso(single.revocation_time_utc),
+        return {"status": REVOKED, "revocationDate": iso_z(single.revocation_time_utc),
                 "reason": reason, "detail": "OCSP: revoked"}
     raise _Unusable("the OCSP responder does not know this certificate")
 
@@ -207,15 +208,15 @@ def _ask_crl(http, url, leaf, issuer, now):
     if not crl.is_signature_valid(issuer.public_key()):
         raise _Unusable("the CRL's signature does not verify against the issuer")
     if crl.next_update_utc is not None and crl.next_update_utc < now:
-        raise _Unusable(f"the CRL is stale (next update {_iso(crl.next_update_utc)})")
+        raise _Unusable(f"the CRL is stale (next update {iso_z(crl.next_update_utc)})")
     entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
     if entry is None:
-        return {"status": GOOD, "detail": f"CRL: not listed (CRL of {_iso(crl.last_update_utc)})"}
+        return {"status": GOOD, "detail": f"CRL: not listed (CRL of {iso_z(crl.last_update_utc)})"}
     try:
         reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.name
     except x509.ExtensionNotFound:
         reason = None
-    return {"status": REVOKED, "revocationDate": _iso(entry.revocation_date_utc),
+    return {"status": REVOKED, "revocationDate": iso_z(entry.revocation_date_utc),
             "reason": reason, "detail": "CRL: listed as revoked"}
 
 
@@ -288,7 +289,3 @@ def _crl_urls(certificate):
         return []
     return [name.value for point in points for name in point.full_name or ()
             if isinstance(name, x509.UniformResourceIdentifier)]
-
-
-def _iso(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None

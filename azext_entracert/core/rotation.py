@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from .errors import ConfigurationError, EntraCertError, GraphError
 from .lifecycle import KnownKeys, _audit, entry_thumbprint, graph_client, graph_scopes
+from .times import iso_z, utc_now
 
 STEPS = ("write", "addKey", "verify-token", "switch-profile", "removeKey")
 _DATED = re.compile(r"-\d{8}(-\d+)?$")
@@ -91,7 +92,7 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     new = certgen.create_self_signed(plan.subject, sans=plan.sans, key_size=plan.key_size,
                                      days=plan.days)
     summary["new"].update(thumbprint=new.thumbprint,
-                          notAfter=f"{new.certificate.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+                          notAfter=iso_z(new.certificate.not_valid_after_utc))
     files = summary["new"]["files"]
 
     def fail(step, exc, remaining, state):
@@ -133,7 +134,7 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     switched = dataclasses.replace(
         profile, certificate=str(plan.out), pfx_base64_env=None, password_env=plan.password_env,
         password_file=plan.password_file, thumbprint=new.thumbprint,
-        thumbprint_sha256=new.thumbprint_sha256, serial=format(new.certificate.serial_number, "X"),
+        thumbprint_sha256=new.thumbprint_sha256, serial=new.serial,
         not_after=summary["new"]["notAfter"])
     new_prompt = (lambda _text: plan.password.decode("utf-8")) if plan.password else prompt
     try:
@@ -268,7 +269,7 @@ def _next_to(certificate):
 
     current = Path(certificate)
     stem = _DATED.sub("", current.stem)
-    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d")
+    day = utc_now().strftime("%Y%m%d")
     for index in range(1, 1000):
         candidate = current.with_name(f"{stem}-{day}{'' if index == 1 else f'-{index}'}.pfx")
         if not any(p.exists() for p in bundle_paths(candidate).values()):

@@ -25,6 +25,7 @@ from pathlib import Path
 from . import aadsts, audit
 from .errors import AuthenticationError, CertificateError, EntraCertError, NetworkError
 from .fileio import PRIVATE, atomic_write, file_lock
+from .times import iso_z
 
 logger = logging.getLogger("entracert")
 
@@ -222,7 +223,7 @@ class _Signer:
 
     thumbprint = property(lambda self: self.loaded and self.loaded.thumbprint)
     thumbprint_sha256 = property(lambda self: self.loaded and self.loaded.thumbprint_sha256)
-    serial = property(lambda self: self.loaded and format(self.loaded.certificate.serial_number, "X"))
+    serial = property(lambda self: self.loaded and self.loaded.serial)
 
     def assertion(self, app):
         from .assertion import client_assertion
@@ -261,7 +262,7 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
     if moment >= loaded.certificate.not_valid_after_utc:
         raise CertificateError(
             f"The certificate {loaded.thumbprint} of profile '{profile.name}' expired on "
-            f"{loaded.certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%SZ}; Entra ID would reject "
+            f"{iso_z(loaded.certificate.not_valid_after_utc)}; Entra ID would reject "
             "it, so no request was sent.", path=loaded.source, thumbprint=loaded.thumbprint,
             hint="Renew it: create a new one with 'az entracert cert create', register it on the "
                  "application, then 'az entracert profile update --certificate NEW'.")

@@ -125,3 +125,16 @@ def test_csr_we_write_verifies_in_openssl_and_assembles_after_signing(openssl_fi
     assert out.count("BEGIN CERTIFICATE") == 2
     assert openssl_fingerprint(tmp_path / "full.pem") == openssl_fingerprint(tmp_path / "signed.crt")
 
+
+
+def test_show_agrees_with_openssl_on_serial_and_dates(openssl_files):
+    """The serial and validity a user compares against `openssl x509 -serial -dates`."""
+    import datetime
+
+    out = openssl("x509", "-in", str(openssl_files / "leaf.pem"), "-noout", "-serial", "-dates")
+    fields = dict(line.split("=", 1) for line in out.strip().splitlines())
+    shown = certs.describe(certs.load(openssl_files / "leaf.pem"))
+    assert shown["serialNumber"] == fields["serial"].lstrip("0")
+    for ours, theirs in (("notBefore", "notBefore"), ("notAfter", "notAfter")):
+        moment = datetime.datetime.strptime(fields[theirs], "%b %d %H:%M:%S %Y %Z")
+        assert shown[ours] == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
