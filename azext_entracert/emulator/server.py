@@ -98,6 +98,10 @@ class Faults:
             raise ValueError("'delay' must be a number of seconds between 0 and 60")
         if fault["body"] is not None and not isinstance(fault["body"], str):
             raise ValueError("'body' must be \"malformed\" or a string")
+        if fault["retry_after"] is not None and (isinstance(fault["retry_after"], bool) or not (
+                isinstance(fault["retry_after"], int) and fault["retry_after"] >= 0)):
+            # It becomes a header: a string could smuggle a CR/LF and forge other headers.
+            raise ValueError("'retry_after' must be a whole number of seconds (0 or more)")
         try:
             fault["regex"] = re.compile(fault["path"])
         except re.error:
@@ -280,6 +284,13 @@ class Handler(BaseHTTPRequestHandler):
                                         "error_description": message or explain or ""}),
                    close=True)
 
+    def log_request(self, code="-", size="-"):
+        """Method, path and status only: the stdlib logs the whole request line, whose query
+        string may carry a secret (a client that puts ``client_secret`` in the URL)."""
+        path = urlsplit(getattr(self, "path", "") or "").path
+        LOG.debug("%s - %s %s %s", self.client_address[0], self.command or "-", path or "-",
+                  getattr(code, "value", code))
+
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
         LOG.debug("%s - " + format, self.client_address[0], *args)
 
@@ -294,6 +305,8 @@ class TLSServer(ThreadingHTTPServer):
         self.context = context
         self.router = router
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._connections = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
 
     def finish_request(self, request, client_address):
@@ -306,11 +319,28 @@ class TLSServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError) as exc:
             LOG.debug("TLS handshake with %s failed: %s", client_address[0], exc)
             return
+        with self._connections_lock:
+            self._connections.add(tls)
         try:
             super().finish_request(tls, client_address)
         finally:
+            with self._connections_lock:
+                self._connections.discard(tls)
             try:
                 tls.close()
+            except OSError:
+                pass
+
+    def server_close(self):
+        """Stop listening and end every open connection: connection threads are daemons the
+        stdlib never joins, so an idle keep-alive client would otherwise go on being served by a
+        stopped emulator."""
+        super().server_close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 

@@ -18,7 +18,9 @@ import secrets
 import threading
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from ..core.errors import ConfigurationError
 from ..core.fileio import PRIVATE, atomic_write
 
 # First-party resources every Entra tenant has. App role ids are Microsoft Graph's real ones, so a
@@ -75,15 +77,16 @@ class TenantState:
     """The tenant document under ``state_dir/tenant.json``, guarded by one re-entrant lock."""
 
     FILE = "tenant.json"
+    TABLES = ("applications", "servicePrincipals")
 
     def __init__(self, state_dir, *, tenant_domain="entracert-emulator.onmicrosoft.com"):
         self.path = Path(state_dir) / self.FILE
         self._lock = threading.RLock()
         if self.path.exists():
-            self._data = json.loads(self.path.read_text(encoding="utf-8"))
+            self._data = self._load()
         else:
             self._data = self._new_tenant(tenant_domain)
-            self._save()
+            self._save(self._data)
 
     @property
     def tenant_id(self):
@@ -101,15 +104,32 @@ class TenantState:
 
     @contextlib.contextmanager
     def transaction(self):
-        """Mutate a working copy; it replaces the document (and the file) only on a clean exit."""
+        """Mutate a working copy; it replaces the document (and the file) only on a clean exit.
+
+        The file is written first: if that fails, memory keeps the old document too, so what the
+        emulator serves never runs ahead of what a restart would read. Readers holding the old
+        document keep a consistent view, since it is never mutated in place."""
         with self._lock:
             working = copy.deepcopy(self._data)
             yield working
+            self._save(working)
             self._data = working
-            self._save()
 
-    def _save(self):
-        atomic_write(self.path, json.dumps(self._data, indent=1).encode("utf-8"), mode=PRIVATE,
+    def _load(self):
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not (isinstance(data, dict) and isinstance(data.get("tenant"), dict)
+                    and all(isinstance(data.get(k), dict) for k in self.TABLES)):
+                raise ValueError("it is not an emulator tenant document")
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+            raise ConfigurationError(
+                f"The emulator state file {self.path} cannot be read: {exc}.",
+                hint="Restore it, or delete it (or use a fresh --state-dir) to start a new "
+                     "tenant.") from exc
+        return data
+
+    def _save(self, data):
+        atomic_write(self.path, json.dumps(data, indent=1).encode("utf-8"), mode=PRIVATE,
                      overwrite=True)
 
     def _new_tenant(self, domain):
@@ -190,8 +210,16 @@ def sync_service_principal(data, app):
         sp["servicePrincipalNames"] = [app["appId"], *app.get("identifierUris", [])]
 
 
-def resource_for_audience(data, audience):
-    """The service principal a token audience (appId, api://appId, identifier URI) names, or None."""
+def resource_for_audience(data, audience, origin_netlocs=()):
+    """The service principal a token audience (appId, api://appId, identifier URI) names, or None.
+
+    The emulator's own origin (any of ``origin_netlocs``, with or without a trailing ``/``) is
+    Microsoft Graph, as ``az cloud register --endpoint-microsoft-graph-resource-id`` points it
+    there. One function for the STS (scope to resource) and Graph (is this token for me?), so
+    both agree on every audience."""
+    parts = urlsplit(audience)
+    if parts.scheme == "https" and parts.netloc.lower() in origin_netlocs and parts.path in ("", "/"):
+        return service_principal_for(data, GRAPH_APP_ID)
     wanted = {audience, audience.rstrip("/"), audience.rstrip("/") + "/"}
     for sp in data["servicePrincipals"].values():
         names = set(sp.get("servicePrincipalNames", [])) | {f"api://{sp['appId']}"}

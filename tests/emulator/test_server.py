@@ -117,7 +117,9 @@ def test_faults_apply_to_the_next_n_matching_requests(emulator):
 
 @pytest.mark.parametrize("spec", [{}, {"path": ""}, {"path": "/x", "count": 0},
                                   {"path": "/x", "status": 99}, {"path": "/x", "colour": "red"},
-                                  {"path": "/x", "delay": "slow"}, [1, 2]])
+                                  {"path": "/x", "delay": "slow"}, [1, 2],
+                                  {"path": "/x", "retry_after": "1\r\nSet-Cookie: x=1"},
+                                  {"path": "/x", "retry_after": -1}])
 def test_bad_fault_specs_are_refused_with_a_reason(emulator, spec):
     response = post_json(emulator, "/_emulator/faults", spec)
     assert response.status_code == 400 and response.json()["error_description"]
@@ -219,6 +221,42 @@ def test_module_runs_until_sigterm_and_a_restart_keeps_everything(tmp_path, rsa_
         assert response.status_code == 200, response.text
     finally:
         stop_module(process)
+
+
+def test_stop_ends_open_keep_alive_connections(tmp_path):
+    """A stopped emulator must not go on answering a client's pooled connection."""
+    from azext_entracert.emulator import Emulator
+
+    with requests.Session() as session:
+        with Emulator(tmp_path) as emu:
+            url = emu.authority_host + "/metadata/endpoints"
+            assert session.get(url, verify=emu.ca_bundle, timeout=10).status_code == 200
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.get(url, verify=emu.ca_bundle, timeout=10)
+
+
+def test_a_corrupt_state_file_is_a_clear_error_not_a_traceback(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "tenant.json").write_text("{not json")
+    process = run_module("--state-dir", str(state_dir))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2 and out == ""
+    assert "tenant.json cannot be read" in err and "fresh --state-dir" in err
+    assert "Traceback" not in err
+    assert (state_dir / "tenant.json").read_text() == "{not json"  # left for the user to inspect
+
+
+def test_the_debug_log_shows_paths_without_query_strings(emulator, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="azext_entracert.emulator"):
+        get(emulator, "/metadata/endpoints", params={"client_secret": "query-secret"})
+        deadline = time.monotonic() + 5  # the handler thread logs after the client has its answer
+        while "/metadata/endpoints" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert "GET /metadata/endpoints 200" in caplog.text
+    assert "query-secret" not in caplog.text
 
 
 def test_graph_routes_are_served_on_the_same_origin(emulator):
