@@ -20,6 +20,8 @@ Choices where the real service is not documented (ENTRA-FACTS 2.3 and 7 say UNVE
 * 700021 (assertion ``iss`` is not the ``client_id``) is 401 ``invalid_client``.
 * A wrong ``client_assertion_type`` is reported as 7000218 (no usable credential presented).
 * 70003 (grant type other than client_credentials) is 400 ``unsupported_grant_type``.
+* 700022 (several ``/.default`` scopes, i.e. several resources) is 400 ``invalid_scope``; its
+  text follows the error-code reference ("InvalidMultipleResourcesScope").
 * 50059 (client credentials sent to ``common``/``organizations``) is 400 ``invalid_request``.
 """
 import datetime
@@ -89,6 +91,9 @@ CATALOGUE = {
     70011: (400, "invalid_scope",
             "The provided value for the input parameter 'scope' is not valid. The scope {scope} is "
             "not valid."),
+    700022: (400, "invalid_scope",
+             "The provided value for the input parameter scope is not valid because it contains "
+             "more than one resource. Scope {scope} is not valid."),
     500011: (400, "invalid_resource",
              "The resource principal named {resource} was not found in the tenant named {tenant}. "
              "This can happen if the application has not been installed by the administrator of the "

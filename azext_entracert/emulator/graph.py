@@ -7,8 +7,9 @@ Certificate rules (uploads, PATCH merges, addKey proofs) live in ``graph_keys``.
 
 Choices where the real service is UNVERIFIED (ENTRA-FACTS §5-§7), made here on purpose:
 
-* Tokens: the audience must be Graph (``https://graph.microsoft.com[/]``, its appId, or the
-  emulator's origin with or without ``/``) and ``tid`` this tenant, else 401
+* Tokens: the audience must name Graph by the STS's own rule (``state.resource_for_audience``:
+  ``https://graph.microsoft.com[/]``, its appId, or the emulator's origin under any loopback alias,
+  with or without ``/``) and ``tid`` this tenant, else 401
   InvalidAuthenticationToken "Access token validation failure. Invalid audience.". An empty token
   gives "Access token is empty.", an expired one "Lifetime validation failed, the token is
   expired.", a non-JWT "CompactToken parsing failed with error code: 80049217".
@@ -43,11 +44,10 @@ import uuid
 from . import state as st
 from .graph_apps import ApplicationHandlers, public_view
 from .graph_keys import GraphError, bad_request, denied, is_guid, not_found, utc_from_epoch
-from .wire import Response, json_response
+from .wire import Response, json_response, origin_netlocs
 
 LOG = logging.getLogger(__name__)
 
-GRAPH_AUDIENCES = {"https://graph.microsoft.com", "https://graph.microsoft.com/", st.GRAPH_APP_ID}
 EXPIRED = "Lifetime validation failed, the token is expired."
 ALL, OWNED_BY = "Application.ReadWrite.All", "Application.ReadWrite.OwnedBy"
 _ENTITY = re.compile(r"^(applications|servicePrincipals)(?:\((.*)\))?$", re.IGNORECASE)
@@ -68,6 +68,7 @@ class GraphApi:
         self.state = state
         self.verify_access_token = verify_access_token
         self.origin = origin.rstrip("/")
+        self._origin_netlocs = origin_netlocs(self.origin)
         self.clock = clock
 
     # --- entry point ---
@@ -115,8 +116,12 @@ class GraphApi:
         exp = claims.get("exp")
         if isinstance(exp, (int, float)) and exp < self.clock():
             raise _unauthenticated(EXPIRED)
-        audiences = GRAPH_AUDIENCES | {self.origin, self.origin + "/"}
-        if claims.get("aud") not in audiences or claims.get("tid") != self.state.tenant_id:
+        aud = claims.get("aud")
+        with self.state.read() as data:
+            resource = st.resource_for_audience(data, aud, self._origin_netlocs) if isinstance(
+                aud, str) else None
+        if (resource or {}).get("appId") != st.GRAPH_APP_ID or \
+                claims.get("tid") != self.state.tenant_id:
             raise _unauthenticated("Access token validation failure. Invalid audience.")
         return claims
 

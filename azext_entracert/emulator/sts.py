@@ -6,7 +6,9 @@ describes: lenient where Entra is (padded thumbprints, float ``exp``/``iat``, no
 assertion reused for its lifetime: no ``jti`` replay check) and strict where it is (``alg`` only
 RS256/PS256, signature by the registered certificate the thumbprint names, ``aud`` the tenant's
 token endpoint, ``iss`` = ``sub`` = client id, time window with ``clock_skew``, registered
-credential within its dates, exactly one ``<resource>/.default`` scope of a known resource).
+credential within its dates, exactly one ``<resource>/.default`` scope of a known resource:
+several ``.default`` scopes are 700022, ``.default`` mixed with other scopes 70011, ENTRA-FACTS
+3.4).
 
 Choices for UNVERIFIED facts (see also ``aadsts``):
 
@@ -30,7 +32,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from . import aadsts, state as st
-from .wire import json_response
+from .wire import json_response, origin_netlocs
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
@@ -110,9 +112,7 @@ class SecurityTokenService:
         self.origin = origin.rstrip("/")
         self.clock = clock
         self.clock_skew = clock_skew
-        port = urlsplit(self.origin).port
-        self._own_netlocs = {urlsplit(self.origin).netloc.lower(), f"127.0.0.1:{port}",
-                             f"localhost:{port}", f"[::1]:{port}"}
+        self._own_netlocs = origin_netlocs(self.origin)
 
     # --- tenants -----------------------------------------------------------------------------
 
@@ -130,14 +130,17 @@ class SecurityTokenService:
     # --- discovery ---------------------------------------------------------------------------
 
     def openid_configuration(self, request, tenant):
+        """ENTRA-FACTS 4. A tenant (GUID or domain) gets GUID-based endpoints and issuer; the
+        ``common``/``organizations`` documents keep their segment in the endpoints and carry the
+        literal ``{tenantid}`` only in the issuer, as the real ones do."""
         if tenant.lower() in MULTI_TENANT:
-            tid = "{tenantid}"
+            segment, issuer = tenant.lower(), self._issuer_v2("{tenantid}")
         elif (code := self._tenant_error(tenant)) is not None:
             return aadsts.error_response(request, code, tenant=tenant,
                                          error="invalid_tenant" if code == 90002 else None)
         else:
-            tid = self.state.tenant_id
-        base = f"{self.origin}/{tid}"
+            segment, issuer = self.state.tenant_id, self._issuer_v2()
+        base = f"{self.origin}/{segment}"
         return json_response(200, {
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
@@ -148,7 +151,7 @@ class SecurityTokenService:
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{base}/v2.0",
+            "issuer": issuer,
             "request_uri_parameter_supported": False,
             "userinfo_endpoint": f"{self.origin}/oidc/userinfo",
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
@@ -351,20 +354,18 @@ class SecurityTokenService:
 
     def _resource(self, scope, fields):
         """The resource SP, the token ``aud`` and the token version the scope asks for."""
-        scopes = scope.split()
+        scopes = list(dict.fromkeys(scope.split()))  # a repeated scope is one scope
         if len(scopes) != 1:
-            raise TokenError(70011, scope=scope[:200])
+            if all(s.endswith("/.default") for s in scopes):
+                raise TokenError(700022, scope=scope[:200])  # one resource per request
+            raise TokenError(70011, scope=scope[:200])  # .default mixed with other scopes
         if not scopes[0].endswith("/.default"):
             raise TokenError(1002012, scope=scopes[0][:200])
         audience = scopes[0][:-len("/.default")]
         if not audience:
             raise TokenError(70011, scope=scopes[0][:200])
         with self.state.read() as data:
-            if urlsplit(audience).netloc.lower() in self._own_netlocs and \
-                    urlsplit(audience).path in ("", "/"):
-                resource = st.service_principal_for(data, st.GRAPH_APP_ID)  # az's Graph form
-            else:
-                resource = st.resource_for_audience(data, audience)
+            resource = st.resource_for_audience(data, audience, self._own_netlocs)
             app = st.application_by_app_id(data, resource["appId"]) if resource else None
         if resource is None:
             raise TokenError(500011, resource=audience[:200], tenant=self.state.tenant_id)

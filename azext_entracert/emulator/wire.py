@@ -1,6 +1,7 @@
 """The emulator's request and response values, shared by the router, the STS and Graph."""
 import dataclasses
 import json
+from urllib.parse import urlsplit
 
 
 @dataclasses.dataclass
@@ -34,3 +35,11 @@ def json_response(status, payload, *, headers=None, log=None):
         headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
         log=log or {},
     )
+
+
+def origin_netlocs(origin):
+    """The ``host:port`` forms that name the emulator at ``origin``: its own and the loopback
+    aliases of its port (a client may say ``localhost`` where the emulator says 127.0.0.1)."""
+    port = urlsplit(origin).port
+    return frozenset({urlsplit(origin).netloc.lower(), f"127.0.0.1:{port}", f"localhost:{port}",
+                      f"[::1]:{port}"})

@@ -138,7 +138,8 @@ def test_missing_token_is_401_with_graph_envelope(graph):
     assert response.json["error"]["innerError"]["request-id"] == response.headers["request-id"]
 
 
-@pytest.mark.parametrize("aud", ["https://management.core.windows.net/", "api://other"])
+@pytest.mark.parametrize("aud", ["https://management.core.windows.net/", "api://other",
+                                 "https://localhost:9999/", "https://127.0.0.1:8443/v1.0"])
 def test_token_for_another_audience_is_rejected(graph, aud):
     response = graph.call("GET", "/v1.0/applications", token=graph.token(aud=aud))
     assert_error(response, 401, "InvalidAuthenticationToken",
@@ -146,7 +147,8 @@ def test_token_for_another_audience_is_rejected(graph, aud):
 
 
 @pytest.mark.parametrize("aud", ["https://graph.microsoft.com", "https://graph.microsoft.com/",
-                                 st.GRAPH_APP_ID, ORIGIN, ORIGIN + "/"])
+                                 st.GRAPH_APP_ID, ORIGIN, ORIGIN + "/",
+                                 "https://localhost:8443/", "https://[::1]:8443"])
 def test_every_graph_audience_is_accepted(graph, aud):
     assert graph.call("GET", "/v1.0/applications", token=graph.token(aud=aud)).status == 200
 
@@ -641,7 +643,7 @@ def msal_token(emulator, app_id, key, cert, scope=None):
     return client.acquire_token_for_client([scope or f"{emulator.authority_host}/.default"])
 
 
-def admin_token(emulator):
+def admin_token(emulator, scope="https://graph.microsoft.com/.default"):
     import msal
     from cryptography import x509
 
@@ -651,7 +653,7 @@ def admin_token(emulator):
         client_credential={"private_key": pem, "thumbprint": certs.sha1_thumbprint(
             x509.load_pem_x509_certificate(pem.encode()))},
         instance_discovery=False)
-    result = client.acquire_token_for_client(["https://graph.microsoft.com/.default"])
+    result = client.acquire_token_for_client([scope])
     assert "access_token" in result, result
     return result["access_token"]
 
