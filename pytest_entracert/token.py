@@ -64,6 +64,11 @@ class EntraTokenFactory:
     A token handed out before is handed out again until it comes within ``refresh_skew`` seconds
     of expiry; then a new one is fetched, bypassing the cache if it still holds the old one.
     ``clock`` (epoch seconds) is what "now" means for that check.
+
+    When the core cannot get a token (wrong certificate, unknown tenant, unreachable authority),
+    the test fails with the core's message (what, why, how to fix) and no traceback through MSAL
+    and requests; the error is remembered, so the next tests fail at once instead of asking the
+    authority again for every test.
     """
 
     def __init__(self, config, *, redactor=None, clock=time.time):
@@ -71,18 +76,40 @@ class EntraTokenFactory:
         self.redactor = redactor
         self.clock = clock
         self._held = {}
+        self._failed = {}
         self._lock = threading.Lock()
 
     def __call__(self, scopes=None, *, profile=None, force=False):
         """The token; ``force=True`` asks the authority for a new one whatever the cache holds."""
+        from azext_entracert.core.errors import EntraCertError
+
+        try:
+            return self.get(scopes, profile=profile, force=force)
+        except EntraCertError as exc:
+            import pytest
+
+            raise pytest.fail.Exception(f"entracert: {exc}", pytrace=False) from None
+
+    def get(self, scopes=None, *, profile=None, force=False):
+        """Like calling the factory, but a failure raises the core's ``EntraCertError``."""
+        from azext_entracert.core.errors import EntraCertError
+
         identity = self._profile(profile)
         scopes = _scope_list(scopes) or list(self.config.scopes) or identity.default_scopes
         key = (identity.name, identity.client_id, tuple(scopes))
         with self._lock:
+            if key in self._failed and not force:
+                raise self._failed[key].with_traceback(None)
             held = self._held.get(key)
             if (force or held is None
                     or held.expires_within(self.config.refresh_skew, now=self.clock())):
-                self._held[key] = held = self._fetch(identity, scopes, held, force)
+                try:
+                    held = self._fetch(identity, scopes, held, force)
+                except EntraCertError as exc:
+                    self._failed[key] = exc
+                    raise
+                self._failed.pop(key, None)
+                self._held[key] = held
         return held
 
     def _fetch(self, identity, scopes, expiring, force):
@@ -153,7 +180,7 @@ class EntraCredential:
                 message=f"EntraCredential is for tenant {identity.tenant}; the SDK asked for "
                         f"tenant {tenant_id}. Configure the identity of that tenant instead.")
         try:
-            return self._factory(list(scopes), profile=self._profile, force=bool(claims))
+            return self._factory.get(list(scopes), profile=self._profile, force=bool(claims))
         except EntraCertError as exc:
             raise ClientAuthenticationError(message=str(exc)) from exc
 
