@@ -217,12 +217,12 @@ def resolve_identity(settings, environ=None):
         if missing:
             raise NotConfigured("the Entra ID identity is incomplete: missing "
                                 + ", ".join(missing))
-        password = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
         profile = profiles.new_profile(
             "pytest", tenant=settings["tenant"][0], client_id=settings["client_id"][0],
             certificate=settings["cert"][0] if "cert" in explicit else None,
             pfx_base64_env=settings["pfx_base64_env"][0] if "pfx_base64_env" in explicit else None,
-            password_env=password if environ.get(password) is not None else None,
+            # named even when unset: a PFX that needs it then says which variable to set
+            password_env="AZURE_CLIENT_CERTIFICATE_PASSWORD",
             authority_host=_origin(settings["authority"][0]), ca_bundle=settings["ca_bundle"][0],
             send_chain=environ.get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "").lower()
             in ("1", "true"), check_name_rules=False)
