@@ -6,6 +6,7 @@ there is never a moment when a key is world-readable), flushed and fsynced, then
 target. A crash leaves either the old file or the new one, never half of either.
 """
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -119,21 +120,39 @@ def _stage(path, data, mode):
 
 @contextlib.contextmanager
 def file_lock(path, *, timeout=30):
-    """Hold an exclusive cross-process lock on ``path`` (a ``.lock`` file beside the data)."""
+    """Hold an exclusive cross-process lock on ``path`` (a ``.lock`` file beside the data).
+
+    A missing folder is created readable by its owner only (0700): it holds the token cache.
+    """
     import portalocker  # lazy: only commands that write shared state pay for it
 
     lock_path = Path(f"{path}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
     # Non-blocking attempts polled until ``timeout``: a stuck holder yields an error, not a hang.
     lock = portalocker.Lock(str(lock_path), mode="a", timeout=timeout, check_interval=0.05,
                             flags=portalocker.LOCK_EX | portalocker.LOCK_NB)
     try:
+        lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock.acquire()
     except portalocker.LockException as exc:
         raise OutputError(
             f"Another process has held the lock on '{path}' for over {timeout} s.", path=path,
             hint="Wait for the other entracert command to finish, then try again.") from exc
+    except OSError as exc:  # the folder or the lock file cannot be made (not the lock held)
+        raise OutputError(f"Cannot lock '{path}': {exc.strerror or exc}.", path=path,
+                          hint=f"Check that '{lock_path.parent}' is a folder you may write to."
+                          ) from exc
     try:
         yield
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def locked_json_update(path, read):
+    """Lock ``path``, yield the document ``read()`` returns for the caller to change, then
+    replace the file atomically (0600) with it. An exception in the caller writes nothing."""
+    with file_lock(path):
+        data = read()
+        yield data
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        atomic_write(path, text.encode("utf-8"), mode=PRIVATE, overwrite=True)

@@ -10,7 +10,6 @@ application usually may not read itself, yet rotating with its own certificate n
 """
 import base64
 import binascii
-import contextlib
 import datetime
 import hashlib
 import json
@@ -20,7 +19,7 @@ from urllib.parse import quote
 
 from . import audit
 from .errors import CertificateError, ConfigurationError
-from .fileio import PRIVATE, atomic_write, file_lock
+from .fileio import locked_json_update
 from .times import parse_iso, utc_now
 
 _HEX_SHA1 = re.compile(r"^[0-9A-Fa-f]{40}$")
@@ -275,14 +274,8 @@ class KnownKeys:
         except (OSError, ValueError):
             return {}  # a cache of what Graph says: when damaged, Graph is asked again
 
-    @contextlib.contextmanager
     def _change(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.path):
-            data = self._read()
-            yield data
-            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-            atomic_write(self.path, text.encode("utf-8"), mode=PRIVATE, overwrite=True)
+        return locked_json_update(self.path, self._read)
 
 
 # --- Helpers ------------------------------------------------------------------------------------

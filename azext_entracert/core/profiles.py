@@ -8,7 +8,6 @@ cross-process lock and replaced atomically, so a failed or concurrent command ne
 Without any profile, azure-identity's environment variables configure one identity
 (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_CERTIFICATE_PATH``, ...).
 """
-import contextlib
 import dataclasses
 import json
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from . import clouds
 from .errors import ConfigurationError, ProfileError
-from .fileio import PRIVATE, atomic_write, file_lock
+from .fileio import locked_json_update
 from .times import iso_z, parse_iso
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -157,15 +156,9 @@ class ProfileStore:
                 hint="Repair the JSON by hand or move the file away and re-create the profiles."
             ) from exc
 
-    @contextlib.contextmanager
     def _change(self):
         """Lock, read, let the caller mutate, write back atomically; an exception writes nothing."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.path):
-            data = self._read()
-            yield data
-            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-            atomic_write(self.path, text.encode("utf-8"), mode=PRIVATE, overwrite=True)
+        return locked_json_update(self.path, self._read)
 
     def list(self):
         data = self._read()

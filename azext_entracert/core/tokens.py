@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from . import aadsts, audit
-from .errors import AuthenticationError, CertificateError, EntraCertError, NetworkError
+from .errors import (AuthenticationError, CertificateError, EntraCertError, InputFileError,
+                     NetworkError)
 from .fileio import PRIVATE, atomic_write, file_lock
 from .times import iso_z
 
@@ -86,13 +87,14 @@ class TokenCache:
         """Lock, load (setting a corrupt file aside), yield the cache, save it if it changed."""
         import msal
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self.path, timeout=LOCK_TIMEOUT):
             cache = msal.SerializableTokenCache()
-            if self.path.exists():
+            text = self._read()
+            if text is not None:
                 try:
-                    cache.deserialize(self.path.read_text(encoding="utf-8"))
-                except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+                    _check_cache_shape(json.loads(text))
+                    cache.deserialize(text)
+                except ValueError as exc:
                     aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
                     self.path.replace(aside)
                     logger.warning("The token cache '%s' could not be read (%s); it was moved to "
@@ -102,6 +104,19 @@ class TokenCache:
             if cache.has_state_changed:
                 atomic_write(self.path, cache.serialize().encode("utf-8"), mode=PRIVATE,
                              overwrite=True)
+
+    def _read(self):
+        """The cache file's text; None when there is none yet. Undecodable bytes are damage."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise InputFileError(
+                f"The token cache '{self.path}' cannot be read: {exc.strerror or exc}.",
+                path=self.path, hint="It must belong to you (mode 0600); fix its owner or "
+                                     "permissions, or delete it to start an empty cache.") from exc
+        return data.decode("utf-8", errors="replace") if data.strip() else None
 
     def clear(self, client_id=None):
         """Remove cached access tokens (of one client id, or all); return how many."""
@@ -113,6 +128,14 @@ class TokenCache:
             for entry in doomed:
                 cache.remove_at(entry)
         return len(doomed)
+
+
+def _check_cache_shape(document):
+    """Refuse JSON that MSAL would choke on later: it wants {kind: {key: {field: value}}}."""
+    if not isinstance(document, dict) or not all(
+            isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
+            for entries in document.values()):
+        raise ValueError("not an MSAL token cache document")
 
 
 class HttpCache(dict):

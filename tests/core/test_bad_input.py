@@ -214,3 +214,17 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
 
 def _check(result, name):
     return next(c for c in result["checks"] if c["name"] == name)
+
+
+def test_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    """$AZURE_CONFIG_DIR pointing below a file: an OutputError naming the path, not an OSError."""
+    from azext_entracert.core import profiles, tokens
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    store = profiles.ProfileStore(blocker / "entracert")
+    with pytest.raises(OutputError) as err:
+        store.set_default("p")
+    assert str(blocker) in err.value.message and err.value.hint
+    with pytest.raises(OutputError):
+        tokens.TokenCache(blocker / "entracert").clear()

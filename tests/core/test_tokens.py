@@ -156,3 +156,21 @@ def test_audit_records_network_acquisitions_without_secrets(make_app, profile_fo
 def test_token_repr_hides_the_token(make_app, profile_for, entra_dir):
     token = tokens.acquire(profile_for(make_app("tokens-repr")), directory=entra_dir)
     assert token.token not in repr(token)
+
+
+@pytest.mark.parametrize("content", [b"[]", b'"text"', b'{"AccessToken": []}',
+                                     b'{"AccessToken": {"k": "v"}}', b"\xff\xfe{", b"{not json"])
+def test_cache_of_the_wrong_shape_is_set_aside_not_a_crash(tmp_path, caplog, content):
+    """Valid JSON that is not an MSAL cache used to crash inside MSAL on the next lookup."""
+    (tmp_path / tokens.TOKEN_CACHE).write_bytes(content)
+    assert tokens.TokenCache(tmp_path).clear() == 0
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith(tokens.TOKEN_CACHE + ".corrupt-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == content
+    assert "could not be read" in caplog.text
+
+
+def test_empty_cache_file_is_an_empty_cache(tmp_path, caplog):
+    (tmp_path / tokens.TOKEN_CACHE).write_bytes(b"")
+    assert tokens.TokenCache(tmp_path).clear() == 0
+    assert "could not be read" not in caplog.text
+    assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name] == []
