@@ -35,8 +35,9 @@ def parse_subject(text):
     try:
         name = x509.Name.from_rfc4514_string(text.strip())
     except ValueError as exc:
+        reason = f": {exc}" if str(exc) else ""
         raise ConfigurationError(
-            f"The subject '{text}' is not a distinguished name: {exc}.",
+            f"The subject '{text}' is not a distinguished name{reason}.",
             hint="Write it as attributes joined by commas, e.g. --subject \"CN=my-app,O=Contoso\".",
         ) from exc
     if not list(name):

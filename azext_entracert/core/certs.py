@@ -233,7 +233,7 @@ def _parse_key(data, source, password):
         secret = _password_for(source, password)
         try:
             return loader(data, secret)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # TypeError: the password was empty
             raise PasswordError(
                 f"The password from {password.describe()} does not decrypt the key in '{source}'.",
                 path=source, hint="Check the password of the key.") from exc

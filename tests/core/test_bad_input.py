@@ -228,3 +228,11 @@ def test_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
     assert str(blocker) in err.value.message and err.value.hint
     with pytest.raises(OutputError):
         tokens.TokenCache(blocker / "entracert").clear()
+
+
+@pytest.mark.parametrize("subject", ["nonsense", "CN=ok,garbage", "   "])
+def test_subject_that_is_not_a_distinguished_name(subject):
+    with pytest.raises(ConfigurationError) as err:
+        certgen.create_self_signed(subject)
+    assert "--subject" in err.value.hint
+    assert ": ." not in err.value.message

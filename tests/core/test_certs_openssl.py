@@ -66,6 +66,16 @@ def test_wrong_password_says_so(openssl_files, monkeypatch):
     assert "nope" not in str(err.value)
 
 
+@pytest.mark.parametrize("typed", ["", "nope"])
+@pytest.mark.parametrize("key", ["leaf-enc.key", "combined-enc.pem"])
+def test_wrong_or_empty_password_for_an_encrypted_key_says_so(openssl_files, key, typed):
+    """An empty answer at the prompt made cryptography raise a bare TypeError."""
+    with pytest.raises(PasswordError, match="does not decrypt the key") as err:
+        certs.load(openssl_files / "leaf.pem", key_path=openssl_files / key,
+                   key_password=PasswordSource.from_prompt(lambda _text: typed))
+    assert key in err.value.message
+
+
 def test_missing_password_names_the_options(openssl_files):
     with pytest.raises(PasswordError, match="--password-env"):
         certs.load(openssl_files / "modern.pfx")
