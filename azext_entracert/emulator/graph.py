@@ -43,7 +43,8 @@ import uuid
 
 from . import state as st
 from .graph_apps import ApplicationHandlers, public_view
-from .graph_keys import GraphError, bad_request, denied, is_guid, not_found, utc_from_epoch
+from .graph_keys import GraphError, bad_request, denied, not_found, utc_from_epoch
+from .state import is_guid
 from .wire import Response, json_response, origin_netlocs
 
 LOG = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ A mixin of ``graph._Call`` (which supplies ``body``, ``context``, ``manager``, `
 import copy
 
 from . import state as st
-from .graph_keys import (GraphError, bad_request, is_guid, merge_key_credentials,
-                         new_key_credential, not_found, utc_from_epoch, valid_certificates,
-                         verify_proof)
+from .graph_keys import (GraphError, bad_request, merge_key_credentials, new_key_credential,
+                         not_found, parse_date, utc_from_epoch, valid_certificates, verify_proof)
+from .state import is_guid
 from .wire import Response, json_response
 
 SECRET_LIFETIME = 2 * 365 * 86400
@@ -179,8 +179,9 @@ class ApplicationHandlers:
         requested = self.body().get("passwordCredential") or {}
         if not isinstance(requested, dict):
             raise bad_request("Invalid value specified for property 'passwordCredential'.")
-        start = _time(requested, "startDateTime", self.now)
-        end = _time(requested, "endDateTime", utc_from_epoch(start.timestamp() + SECRET_LIFETIME))
+        start = parse_date(requested, "startDateTime", self.now, "PasswordCredential")
+        end = parse_date(requested, "endDateTime",
+                         utc_from_epoch(start.timestamp() + SECRET_LIFETIME), "PasswordCredential")
         if end <= start:
             raise bad_request("Password credential end date must be after its start date.")
         name = requested.get("displayName")
@@ -204,16 +205,6 @@ class ApplicationHandlers:
                 raise not_found(key_id)
             app["passwordCredentials"] = remaining
         return Response(204)
-
-
-def _time(fields, name, default):
-    value = fields.get(name)
-    if value is None:
-        return default
-    try:
-        return st.parse_graph_time(value)
-    except (TypeError, ValueError, AttributeError):
-        raise bad_request(f"Invalid value specified for property '{name}'.") from None
 
 
 def _check_identifier_uris(data, app):

@@ -19,11 +19,10 @@ import base64
 import binascii
 import copy
 import datetime
-import re
 import uuid
 
 from ..core import certs
-from .state import graph_time, parse_graph_time
+from .state import graph_time, is_guid, parse_graph_time, parsed_key
 
 KEY_TYPES = {"AsymmetricX509Cert": "Verify", "X509CertAndPassword": "Sign"}
 USAGES = ("Sign", "Verify")
@@ -42,7 +41,6 @@ USAGE_INVALID = ('The value for the property "usage" in one of your credentials 
                  "Acceptable values are Sign, Verify.")
 TYPE_INVALID = ('The value for the property "type" in one of your credentials is invalid. '
                 "Acceptable values are AsymmetricX509Cert, X509CertAndPassword.")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class GraphError(Exception):
@@ -71,10 +69,6 @@ def denied():
 
 def malformed_proof():
     return GraphError(401, "Authentication_MissingOrMalformed", MALFORMED)
-
-
-def is_guid(value):
-    return isinstance(value, str) and bool(_GUID.match(value))
 
 
 def load_certificate(key, *, allow_pkcs12=False, password=None):
@@ -110,15 +104,16 @@ def load_certificate(key, *, allow_pkcs12=False, password=None):
     raise bad_request(KEY_INVALID)
 
 
-def _date(entry, name, default):
-    value = entry.get(name)
+def parse_date(fields, name, default, resource):
+    """``fields[name]`` as an aware datetime (``default`` when absent); 400 when unreadable."""
+    value = fields.get(name)
     if value is None:
         return default
     try:
         return parse_graph_time(value)
-    except (TypeError, ValueError, AttributeError):
+    except ValueError:
         raise bad_request(f"Invalid value specified for property '{name}' of resource "
-                          "'KeyCredential'.") from None
+                          f"'{resource}'.") from None
 
 
 def new_key_credential(entry, *, password=None):
@@ -137,8 +132,8 @@ def new_key_credential(entry, *, password=None):
     signing = key_type == "X509CertAndPassword"
     certificate = load_certificate(entry.get("key"), allow_pkcs12=signing, password=password)
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
-    start = _date(entry, "startDateTime", not_before)
-    end = _date(entry, "endDateTime", not_after)
+    start = parse_date(entry, "startDateTime", not_before, "KeyCredential")
+    end = parse_date(entry, "endDateTime", not_after, "KeyCredential")
     if end > not_after or end <= start:
         raise bad_request("Key credential end date is invalid.")
     if start < not_before:
@@ -155,14 +150,27 @@ def new_key_credential(entry, *, password=None):
     if not isinstance(custom, str):
         raise bad_request("Invalid value specified for property 'customKeyIdentifier' of resource "
                           "'KeyCredential'.")
-    stored_key = entry["key"] if signing else base64.b64encode(certs.der_of(certificate)).decode()
+    return stored_key_credential(certificate, key_id=key_id, display_name=display_name,
+                                 start=start, end=end, custom_key_identifier=custom,
+                                 key_type=key_type, usage=usage,
+                                 key=entry["key"] if signing else None)
+
+
+def stored_key_credential(certificate, *, key_id=None, display_name=None, start=None, end=None,
+                          custom_key_identifier=None, key_type="AsymmetricX509Cert",
+                          usage="Verify", key=None):
+    """A keyCredential as tenant.json stores it (Graph's shape, ENTRA-FACTS 5.2), unchecked:
+    dates default to the certificate's validity, ``customKeyIdentifier`` to the upper-hex SHA-1
+    thumbprint, ``displayName`` to the subject, ``key`` to the base64 DER."""
+    display_name = display_name if display_name is not None else (
+        certificate.subject.rfc4514_string())
     return {
-        "customKeyIdentifier": custom,
+        "customKeyIdentifier": custom_key_identifier or certs.sha1_thumbprint(certificate),
         "displayName": display_name[:DISPLAY_NAME_MAX],
-        "endDateTime": graph_time(end),
-        "key": stored_key,
-        "keyId": key_id.lower(),
-        "startDateTime": graph_time(start),
+        "endDateTime": graph_time(end or certificate.not_valid_after_utc),
+        "key": key or base64.b64encode(certs.der_of(certificate)).decode("ascii"),
+        "keyId": (key_id or str(uuid.uuid4())).lower(),
+        "startDateTime": graph_time(start or certificate.not_valid_before_utc),
         "type": key_type,
         "usage": usage,
     }
@@ -201,33 +209,33 @@ def is_current(credential, now):
     return start <= now <= end
 
 
-def _verify_certificates(app):
-    """The app's ``AsymmetricX509Cert``/``Verify`` credentials with their parsed certificates."""
+def _verify_keys(app):
+    """The app's ``AsymmetricX509Cert``/``Verify`` credentials with their parsed keys
+    (``state.parsed_key``: the same cached parse the token endpoint uses)."""
     for credential in app.get("keyCredentials", []):
         if (credential.get("type"), credential.get("usage")) != ("AsymmetricX509Cert", "Verify"):
             continue
-        try:
-            yield credential, load_certificate(credential.get("key"))
-        except GraphError:
-            continue
+        parsed = parsed_key(credential.get("key") or "")
+        if parsed is not None:
+            yield credential, parsed
 
 
 def valid_certificates(app, now):
-    """Credentials usable to sign a proof at ``now``: inside their own and their cert's dates."""
-    return [(credential, certificate) for credential, certificate in _verify_certificates(app)
-            if is_current(credential, now)
-            and certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc]
+    """Credentials usable to sign a proof at ``now`` (inside their own and their certificate's
+    dates), each with its parsed key."""
+    return [(credential, parsed) for credential, parsed in _verify_keys(app)
+            if is_current(credential, now) and parsed["certificate"].not_valid_before_utc <= now
+            <= parsed["certificate"].not_valid_after_utc]
 
 
-def _names(header, certificate):
-    """Whether a JWT header's x5t#S256, x5t or kid names ``certificate``."""
-    wanted = {certs.normalize_b64url(certs.x5t_s256(certificate)),
-              certs.normalize_b64url(certs.x5t(certificate))}
+def _names(header, parsed):
+    """Whether a JWT header's x5t#S256, x5t or kid (hex or base64url) names the parsed key."""
+    wanted = {parsed["x5t#S256"], parsed["x5t"]}
     for field in ("x5t#S256", "x5t"):
         if isinstance(header.get(field), str) and certs.normalize_b64url(header[field]) in wanted:
             return True
     kid = header.get("kid")
-    return isinstance(kid, str) and (kid.strip().upper() == certs.sha1_thumbprint(certificate)
+    return isinstance(kid, str) and (kid.strip().upper() == parsed["hex"]
                                      or certs.normalize_b64url(kid) in wanted)
 
 
@@ -253,13 +261,13 @@ def verify_proof(proof, app, now):
     algorithm = header.get("alg")
     if algorithm not in PROOF_ALGORITHMS:
         raise malformed_proof()
-    signer = next(((credential, certificate) for credential, certificate
-                   in valid_certificates(app, now) if _names(header, certificate)), None)
+    signer = next(((credential, parsed) for credential, parsed
+                   in valid_certificates(app, now) if _names(header, parsed)), None)
     if signer is None:
         raise malformed_proof()
     try:
         claims = jwt.decode(
-            proof, signer[1].public_key(), algorithms=[algorithm], audience=PROOF_AUDIENCE,
+            proof, signer[1]["public_key"], algorithms=[algorithm], audience=PROOF_AUDIENCE,
             issuer=app["id"],
             # Times are checked below against the emulator's clock, not PyJWT's.
             options={"require": ["aud", "iss", "nbf", "exp"], "verify_exp": False,

@@ -12,12 +12,12 @@ starting on the same state dir from minting different CAs.
 """
 import base64
 import datetime
-import hashlib
 import ipaddress
 import warnings
 from pathlib import Path
 
-from ..core.certgen import build_certificate, new_rsa_key
+from ..core.certgen import build_certificate, key_pem as pem_key, new_rsa_key
+from ..core.certs import der_of, normalize_b64url, x5t
 from ..core.fileio import PRIVATE, PUBLIC, atomic_write, file_lock
 
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
@@ -27,14 +27,6 @@ def _pem_cert(cert):
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return cert.public_bytes(Encoding.PEM)
-
-
-def pem_key(key):
-    """PKCS#8 PEM of a private key, unencrypted (files holding it are 0600)."""
-    from cryptography.hazmat.primitives import serialization
-
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
 
 
 def _name(common_name):
@@ -91,8 +83,7 @@ class Pki:
             self.admin_cert, self.admin_key = self._admin()
         finally:
             lock.__exit__(None, None, None)
-        der = _der(self.signing_cert)
-        self.kid = base64.urlsafe_b64encode(hashlib.sha1(der).digest()).decode().rstrip("=")
+        self.kid = normalize_b64url(x5t(self.signing_cert))  # unpadded, as Entra's kid
         self.signing_public_key = self.signing_key.public_key()
 
     def _ca(self):
@@ -160,15 +151,9 @@ class Pki:
         return {"keys": [{
             "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
             "n": _b64url_int(numbers.n), "e": _b64url_int(numbers.e),
-            "x5c": [base64.b64encode(_der(self.signing_cert)).decode("ascii")],
+            "x5c": [base64.b64encode(der_of(self.signing_cert)).decode("ascii")],
             "issuer": issuer,
         }]}
-
-
-def _der(cert):
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return cert.public_bytes(Encoding.DER)
 
 
 def _b64url_int(value):

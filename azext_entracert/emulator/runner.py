@@ -9,7 +9,6 @@ tenant id and applications (the port is new unless given). On first start it reg
 bootstrap admin application (certificate in ``admin.pem``, 0600) holding Microsoft Graph's
 ``Application.ReadWrite.All`` application role.
 """
-import base64
 import copy
 import os
 import threading
@@ -26,20 +25,13 @@ ADMIN_NAME = "entracert emulator admin"
 
 
 def key_credential(certificate, *, display_name=None, start=None, end=None):
-    """The Graph keyCredential registering ``certificate`` (dates default to its validity)."""
-    from ..core.certs import der_of, sha1_thumbprint
+    """The Graph keyCredential registering ``certificate`` (dates default to its validity).
 
-    return {
-        "customKeyIdentifier": sha1_thumbprint(certificate),
-        "displayName": display_name if display_name is not None
-        else certificate.subject.rfc4514_string()[:90],
-        "endDateTime": st.graph_time(end or certificate.not_valid_after_utc),
-        "key": base64.b64encode(der_of(certificate)).decode("ascii"),
-        "keyId": str(uuid.uuid4()),
-        "startDateTime": st.graph_time(start or certificate.not_valid_before_utc),
-        "type": "AsymmetricX509Cert",
-        "usage": "Verify",
-    }
+    Unlike Graph's upload rules, ``start``/``end`` may lie outside the certificate's validity, so
+    tests can register credentials that are expired or not yet valid."""
+    from .graph_keys import stored_key_credential
+
+    return stored_key_credential(certificate, display_name=display_name, start=start, end=end)
 
 
 def _graph_api(**kwargs):

@@ -9,19 +9,24 @@ All access goes through ``TenantState.read()`` (a consistent snapshot under the 
 ``TenantState.transaction()`` (mutate, then persist on a clean exit; an exception discards the
 change). Client secrets are stored as salted SHA-256 hashes, never in clear.
 """
+import base64
 import contextlib
 import copy
 import datetime
+import functools
 import hashlib
 import json
+import re
 import secrets
 import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..core import certs
 from ..core.errors import ConfigurationError
 from ..core.fileio import PRIVATE, atomic_write
+from ..core.times import iso_z as graph_time, parse_iso, utc_now as utcnow
 
 # First-party resources every Entra tenant has. App role ids are Microsoft Graph's real ones, so a
 # token's ``roles`` claim reads as it would against the real service.
@@ -53,19 +58,20 @@ FIRST_PARTY = {
 }
 
 
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
-def graph_time(moment):
-    """Graph's DateTimeOffset form: ``2026-11-26T19:31:39Z``."""
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def is_guid(value):
+    return isinstance(value, str) and bool(_GUID.match(value))
 
 
 def parse_graph_time(text):
-    """Parse a Graph DateTimeOffset (``Z`` or an offset, with or without fractions)."""
-    value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    """A Graph DateTimeOffset (``Z`` or an offset, with or without fractions) as aware UTC;
+    ValueError when it is not one (``core.times.parse_iso`` answers None instead)."""
+    moment = parse_iso(text)
+    if moment is None:
+        raise ValueError(f"not a date and time: {str(text)[:40]!r}")
+    return moment
 
 
 def hash_secret(secret, salt=None):
@@ -288,6 +294,24 @@ def add_password_credential(app, *, display_name=None, start=None, end=None):
     view = {k: v for k, v in stored.items() if k not in SECRET_FIELDS}
     view["secretText"] = secret
     return view, secret
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_key(key_b64):
+    """The certificate in a keyCredential's ``key`` (base64 DER) with its public key and the
+    thumbprints a JWT header may name it by (``x5t``/``x5t#S256`` unpadded, upper hex SHA-1);
+    None when it is not a DER certificate. Cached: the token endpoint and addKey proofs look keys
+    up on every request, and a stored key never changes."""
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_der_x509_certificate(base64.b64decode(key_b64))
+    except (ValueError, TypeError):
+        return None
+    return {"certificate": certificate, "public_key": certificate.public_key(),
+            "x5t": certs.normalize_b64url(certs.x5t(certificate)),
+            "x5t#S256": certs.normalize_b64url(certs.x5t_s256(certificate)),
+            "hex": certs.sha1_thumbprint(certificate)}
 
 
 def secret_matches(credential, secret):

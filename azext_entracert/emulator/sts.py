@@ -31,36 +31,15 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
+from ..core.certs import normalize_b64url
 from . import aadsts, state as st
 from .wire import json_response, origin_netlocs
 
-GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
 MULTI_TENANT = ("common", "organizations", "consumers")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME = 3599
 ALGORITHMS = ("RS256", "PS256")
-
-
-@functools.lru_cache(maxsize=4096)
-def parsed_key_credential(key_b64):
-    """Certificate, public key and normalised thumbprints of one keyCredential's ``key``;
-    cached because the token endpoint needs them on every request (None when unparseable)."""
-    import hashlib
-
-    from cryptography import x509
-
-    try:
-        der = base64.b64decode(key_b64)
-        cert = x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError):
-        return None
-    return {
-        "public_key": cert.public_key(),
-        "x5t": _b64url(hashlib.sha1(der).digest()),
-        "x5t#S256": _b64url(hashlib.sha256(der).digest()),
-        "hex": hashlib.sha1(der).hexdigest().upper(),
-    }
 
 
 @functools.lru_cache(maxsize=2048)
@@ -80,7 +59,7 @@ def verified_claims(assertion, key_b64, alg):
     Time, audience and issuer checks run on every request regardless."""
     import jwt
 
-    return jwt.decode(assertion, parsed_key_credential(key_b64)["public_key"], algorithms=[alg],
+    return jwt.decode(assertion, st.parsed_key(key_b64)["public_key"], algorithms=[alg],
                       options={"verify_signature": True, "verify_aud": False, "verify_exp": False,
                                "verify_nbf": False, "verify_iat": False, "verify_iss": False,
                                "verify_sub": False, "verify_jti": False})
@@ -88,10 +67,6 @@ def verified_claims(assertion, key_b64, alg):
 
 def _b64url(raw):
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def normalize_thumbprint(value):
-    return "".join(str(value).split()).rstrip("=").replace("+", "-").replace("/", "_")
 
 
 class TokenError(Exception):
@@ -120,7 +95,7 @@ class SecurityTokenService:
         """None when ``segment`` names our tenant, else the AADSTS code that rejects it."""
         if segment.lower() in (self.state.tenant_id.lower(), self.state.tenant_domain.lower()):
             return None
-        if GUID.match(segment) or DOMAIN.match(segment):
+        if st.is_guid(segment) or DOMAIN.match(segment):
             return 90002
         return 900023
 
@@ -277,7 +252,8 @@ class SecurityTokenService:
             raise TokenError(50027, reason=f"the algorithm {str(alg)[:20]!r} is not supported; "
                                            "use PS256 or RS256")
         kind = "x5t#S256" if header.get("x5t#S256") else "x5t"
-        wanted = normalize_thumbprint(header.get(kind) or "")
+        value = header.get(kind)
+        wanted = normalize_b64url(value) if isinstance(value, str) else ""
         shown = _hex_thumbprint(wanted) if wanted else None
         credential, parsed = self._find_key(app, kind, wanted)
         if credential is None:
@@ -317,7 +293,7 @@ class SecurityTokenService:
         for credential in app.get("keyCredentials") or []:
             if credential.get("type") != "AsymmetricX509Cert" or credential.get("usage") != "Verify":
                 continue
-            parsed = parsed_key_credential(credential.get("key") or "")
+            parsed = st.parsed_key(credential.get("key") or "")
             if parsed is not None and parsed[kind] == wanted:
                 return credential, parsed
         return None, None
