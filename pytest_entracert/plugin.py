@@ -19,8 +19,9 @@ _WORKER_KEY = "entracert"
 class _State:
     """What the plugin keeps for one run: settings, the resolved config, emulator, scrubber."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, *, capture_off=False):
         self.settings = settings
+        self.capture_off = capture_off  # -s: prints reach the terminal unless we scrub them
         self.config = None  # EntraConfig, set at session start
         self.shared = None  # SharedEmulator, in the process that owns it
         self.emulator_info = None
@@ -32,7 +33,7 @@ class _State:
         if self._redactor is None:
             from .redact import Redactor
 
-            self._redactor = Redactor()
+            self._redactor = Redactor(streams=self.capture_off)
         return self._redactor
 
 
@@ -44,7 +45,8 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "entra(scopes=None, profile=None): scopes and az entracert profile of the "
         "entra_token fixture")
-    state = config.stash[_STATE] = _State(read_settings(config))
+    state = config.stash[_STATE] = _State(read_settings(config),
+                                          capture_off=config.getoption("capture") == "no")
     config.pluginmanager.register(_RunHooks(state), "entracert-run")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "entracert-xdist")
@@ -144,6 +146,12 @@ class _RunHooks:
         """Scrub issued tokens out of the report before any reporter (or xdist) sees it."""
         if self._state._redactor is not None:
             self._state._redactor.scrub_report(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message):
+        """Scrub issued tokens out of a warning before the warnings summary (or xdist) sees it."""
+        if self._state._redactor is not None:
+            self._state._redactor.scrub_warning(warning_message)
 
     def pytest_terminal_summary(self, terminalreporter):
         if self._state.shared is not None:

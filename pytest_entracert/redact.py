@@ -9,6 +9,7 @@ not only the whole token.
 import dataclasses
 import logging
 import re
+import sys
 import threading
 
 MASK = "<entra token redacted>"
@@ -17,12 +18,18 @@ _MIN_SECRET = 16
 
 
 class Redactor:
-    """Holds the secrets of this process and removes them from text, reports and log records."""
+    """Holds the secrets of this process and removes them from text, reports and log records.
 
-    def __init__(self):
+    ``streams=True`` (for ``-s``/``--capture=no``, where a test's prints go straight to the
+    terminal) also scrubs what is written to ``sys.stdout`` and ``sys.stderr``.
+    """
+
+    def __init__(self, *, streams=False):
         self._secrets = set()
         self._lock = threading.Lock()
         self._previous_factory = None
+        self._streams = streams
+        self._wrapped = {}
 
     def add(self, secret):
         """Remember ``secret``; from the first one on, log records are scrubbed too."""
@@ -32,6 +39,10 @@ class Redactor:
             self._secrets.add(secret)
             if self._previous_factory is None:
                 self._install_log_scrubber()
+            if self._streams and not self._wrapped:
+                for name in ("stdout", "stderr"):
+                    self._wrapped[name] = _ScrubbingStream(getattr(sys, name), self)
+                    setattr(sys, name, self._wrapped[name])
 
     def __bool__(self):
         return bool(self._secrets)
@@ -66,6 +77,15 @@ class Redactor:
         report.sections = [(title, self.scrub(content)) for title, content in report.sections]
         report.user_properties = [(name, self._scrub_value(value, 0))
                                   for name, value in report.user_properties]
+
+    def scrub_warning(self, warning_message):
+        """Mask secrets in a recorded warning before the warnings summary shows it."""
+        text = str(warning_message.message)
+        if self._secrets and self.contains_secret(text):
+            try:
+                warning_message.message = warning_message.category(self.scrub(text))
+            except Exception:  # noqa: BLE001 - a warning class with its own constructor
+                warning_message.message = self.scrub(text)  # pytest and xdist take a str too
 
     def _scrub_value(self, value, depth):
         """Scrub strings inside pytest's ``TerminalRepr`` objects (dataclasses and lists)."""
@@ -112,7 +132,28 @@ class Redactor:
         logging.setLogRecordFactory(factory)
 
     def close(self):
-        """Put the previous log record factory back (if nobody wrapped ours since)."""
+        """Put the previous log record factory and streams back (if nobody replaced ours)."""
         if self._previous_factory is not None and logging.getLogRecordFactory() is self._factory:
             logging.setLogRecordFactory(self._previous_factory)
         self._previous_factory = None
+        for name, stream in self._wrapped.items():
+            if getattr(sys, name) is stream:
+                setattr(sys, name, stream.wrapped)
+        self._wrapped = {}
+
+
+class _ScrubbingStream:
+    """A text stream that masks secrets in what is written, and is the wrapped one otherwise."""
+
+    def __init__(self, wrapped, redactor):
+        self.wrapped = wrapped
+        self._redactor = redactor
+
+    def write(self, text):
+        return self.wrapped.write(self._redactor.scrub(text))
+
+    def writelines(self, lines):
+        self.wrapped.writelines(self._redactor.scrub(line) for line in lines)
+
+    def __getattr__(self, name):
+        return getattr(self.wrapped, name)

@@ -39,3 +39,34 @@ def test_token_is_scrubbed_from_tracebacks_logs_and_junit_xml(pytester, run, mon
     result.stdout.fnmatch_lines(["*AssertionError: {'Authorization': 'Bearer <entra token "
                                  "redacted>*", "value * = '<entra token redacted>*",
                                  "*Captured log call*", "WARNING *got token <entra token*"])
+
+
+PRINTS_AND_WARNS = '''
+import os
+import sys
+import warnings
+from pathlib import Path
+
+
+def test_prints_and_warns(entra_token):
+    Path(os.environ["TOKEN_FILE"]).write_text(entra_token.value)
+    print("stdout:", entra_token.value)
+    sys.stderr.write("stderr: " + entra_token.value + "\\n")
+    warnings.warn("a warning with " + entra_token.value)
+'''
+
+
+def test_token_is_scrubbed_from_uncaptured_prints_and_the_warnings_summary(
+        pytester, run, monkeypatch, tmp_path):
+    """With ``-s`` a test's prints go straight to the terminal (a CI log), bypassing reports."""
+    token_file = tmp_path / "token.txt"
+    monkeypatch.setenv("TOKEN_FILE", str(token_file))
+    pytester.makepyfile(PRINTS_AND_WARNS)
+    result = run("--entra-mode", "emulator", "-p", "no:xdist", "-s", subprocess=True)
+    result.assert_outcomes(passed=1, warnings=1)
+    output = result.stdout.str() + result.stderr.str()
+    _, payload, signature = token_file.read_text().split(".")
+    assert payload not in output and signature not in output
+    result.stdout.fnmatch_lines(["*stdout: <entra token redacted>*",
+                                 "*UserWarning: a warning with <entra token redacted>*"])
+    result.stderr.fnmatch_lines(["stderr: <entra token redacted>*"])
