@@ -53,11 +53,15 @@ def resolve(*, cloud=None, authority_host=None, graph_endpoint=None):
     if cloud is not None and cloud not in CLOUDS:
         raise ConfigurationError(f"Unknown cloud '{cloud}'.",
                                  hint=f"Use one of {', '.join(CLOUDS)} or --authority-host URL.")
-    base = CLOUDS[cloud or "AzureCloud"]
-    host = normalize_origin(authority_host) if authority_host else base.authority_host
+    host = normalize_origin(authority_host) if authority_host else None
+    # A known cloud's authority host names that cloud (--authority-host https://login.microsoftonline.us
+    # means US Government Graph too), whether or not --cloud is given.
+    known = next((c for c in CLOUDS.values() if c.authority_host == host), None)
+    base = CLOUDS[cloud] if cloud else known or CLOUDS["AzureCloud"]
+    host = host or base.authority_host
     if graph_endpoint:
         graph = normalize_origin(graph_endpoint, what="--graph-endpoint")
-    elif authority_host and cloud is None:
+    elif authority_host and cloud is None and known is None:
         graph = host  # a private authority (the emulator) serves Graph on its own origin
     else:
         graph = base.graph_endpoint

@@ -24,6 +24,7 @@ DOMAIN = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ENVIRONMENT_PROFILE = "environment"
 EXPORT_MARKER = "entracert-profile/1"
+_RECREATE = "Create the profile again with 'az entracert profile create' (or import a fresh export)."
 
 
 def config_dir():
@@ -62,11 +63,17 @@ class Profile:
 
     @classmethod
     def from_dict(cls, data):
+        if not isinstance(data, dict):
+            raise ConfigurationError("A profile record is not a JSON object.", hint=_RECREATE)
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - fields
         if unknown:
             raise ConfigurationError(f"Unknown profile field(s): {', '.join(sorted(unknown))}.",
                                      hint="Export the profile again with this version.")
+        missing = [name for name in ("name", "tenant", "client_id") if not data.get(name)]
+        if missing:
+            raise ConfigurationError(f"A profile record lacks {', '.join(missing)}.",
+                                     hint=_RECREATE)
         values = dict(data)
         values["scopes"] = tuple(values.get("scopes") or ())
         return cls(**values)
@@ -124,15 +131,26 @@ def from_environment(environ=None):
     authority = environ.get("AZURE_AUTHORITY_HOST")
     if authority and "://" not in authority:
         authority = f"https://{authority}"
-    host, graph = clouds.resolve(authority_host=authority.rstrip("/") if authority else None)
+    if authority:  # checked here so that the error names the variable, not --authority-host
+        authority = clouds.normalize_origin(authority, what="AZURE_AUTHORITY_HOST")
+    host, graph = clouds.resolve(authority_host=authority)
     return Profile(
-        name=ENVIRONMENT_PROFILE, tenant=check_tenant(tenant), client_id=check_client_id(client_id),
+        name=ENVIRONMENT_PROFILE, tenant=_variable(check_tenant, "AZURE_TENANT_ID", tenant),
+        client_id=_variable(check_client_id, "AZURE_CLIENT_ID", client_id),
         certificate=str(Path(certificate).expanduser().resolve()),
         password_env="AZURE_CLIENT_CERTIFICATE_PASSWORD"
         if environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") is not None else None,
         send_chain=environ.get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "").lower() in ("1", "true"),
         authority_host=host, graph_endpoint=graph,
         ca_bundle=environ.get("ENTRACERT_CA_BUNDLE"))
+
+
+def _variable(check, variable, value):
+    """``check(value)``, its error naming the environment ``variable`` the value came from."""
+    try:
+        return check(value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{variable}: {exc.message}", hint=exc.hint) from None
 
 
 class ProfileStore:
@@ -149,12 +167,17 @@ class ProfileStore:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(data.get("profiles"), dict):
                 raise ValueError("no 'profiles' object")
-            return data
         except (ValueError, AttributeError) as exc:
             raise ConfigurationError(
                 f"The profile store '{self.path}' is damaged ({exc}); it was left untouched.",
                 hint="Repair the JSON by hand or move the file away and re-create the profiles."
             ) from exc
+        except OSError as exc:
+            raise ConfigurationError(
+                f"The profile store '{self.path}' cannot be read: {exc.strerror or exc}.",
+                hint="It must belong to you; fix its owner or permissions.") from exc
+        data.setdefault("default", None)  # written by hand or by an early version
+        return data
 
     def _change(self):
         """Lock, read, let the caller mutate, write back atomically; an exception writes nothing."""
@@ -237,11 +260,14 @@ def import_document(document, *, name=None):
     if not isinstance(document, dict) or document.get("kind") != EXPORT_MARKER:
         raise ConfigurationError("The file is not an entracert profile export.",
                                  hint="Create it with 'az entracert profile export'.")
-    profile = Profile.from_dict(document["profile"])
-    profile = dataclasses.replace(profile, name=check_name(name or profile.name),
-                                  tenant=check_tenant(profile.tenant),
-                                  client_id=check_client_id(profile.client_id))
-    return profile
+    profile = Profile.from_dict(document.get("profile"))
+    # A shared file must not send token requests anywhere but https.
+    host, graph = clouds.resolve(cloud=profile.cloud, authority_host=profile.authority_host,
+                                 graph_endpoint=profile.graph_endpoint)
+    return dataclasses.replace(profile, name=check_name(name or profile.name),
+                               tenant=check_tenant(profile.tenant),
+                               client_id=check_client_id(profile.client_id),
+                               authority_host=host, graph_endpoint=graph)
 
 
 def _known(data):

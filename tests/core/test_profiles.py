@@ -129,3 +129,59 @@ def test_parallel_writers_lose_nothing(store, cert_pem):
         w.join(60)
     names, _ = store.list()
     assert len(names) == 40
+
+
+@pytest.mark.parametrize("stored", [
+    {"default": "a", "profiles": {"a": {"name": "a"}}},
+    {"default": "a", "profiles": {"a": "not a record"}},
+])
+def test_damaged_profile_record_is_a_clear_error(store, stored):
+    store.directory.mkdir(parents=True)
+    store.path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigurationError) as err:
+        store.get("a")
+    assert err.value.hint
+    with pytest.raises(ConfigurationError):
+        store.list()
+
+
+def test_store_written_without_a_default_still_reads(store, cert_pem):
+    store.directory.mkdir(parents=True)
+    store.path.write_text(json.dumps({"profiles": {"a": make("a", cert_pem).to_dict()}}))
+    assert [p.name for p in store.list()[0]] == ["a"]
+    assert store.resolve("a", environ={}).name == "a"
+    with pytest.raises(ProfileError, match="no default profile"):
+        store.resolve(environ={})
+
+
+@pytest.mark.parametrize("document, words", [
+    ({"kind": profiles.EXPORT_MARKER}, "not a JSON object"),
+    ({"kind": profiles.EXPORT_MARKER, "profile": {"name": "x"}}, "lacks tenant, client_id"),
+    ({"kind": profiles.EXPORT_MARKER, "profile": {"name": "x", "tenant": TENANT,
+                                                  "client_id": CLIENT,
+                                                  "authority_host": "http://evil.example"}},
+     "not an https URL"),
+])
+def test_import_refuses_incomplete_or_plain_http_documents(document, words):
+    with pytest.raises(ConfigurationError, match=words):
+        profiles.import_document(document)
+
+
+def test_sovereign_authority_host_brings_its_own_graph():
+    """--authority-host of a known cloud without --cloud must not send Graph calls to login.*"""
+    from azext_entracert.core import clouds
+
+    assert clouds.resolve(authority_host="https://login.microsoftonline.us") == (
+        "https://login.microsoftonline.us", "https://graph.microsoft.us")
+    assert clouds.resolve(authority_host="https://127.0.0.1:8443") == (
+        "https://127.0.0.1:8443", "https://127.0.0.1:8443")
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("AZURE_TENANT_ID", "not a tenant"), ("AZURE_CLIENT_ID", "not-a-guid"),
+    ("AZURE_AUTHORITY_HOST", "https://login.example.com/some/path")])
+def test_environment_errors_name_the_variable(variable, value):
+    env = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT,
+           "AZURE_CLIENT_CERTIFICATE_PATH": "cert.pem", variable: value}
+    with pytest.raises(ConfigurationError, match=variable):
+        profiles.from_environment(env)
