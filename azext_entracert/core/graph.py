@@ -64,8 +64,9 @@ class GraphClient:
 
     def find_application(self, app_id):
         """The application with ``appId`` (keys included), or GraphError if there is none."""
+        literal = str(app_id).replace("'", "''")  # an OData string literal: quotes doubled
         found = self.call("GET", "applications", params={
-            "$filter": f"appId eq '{app_id}'", "$select": "id,appId,displayName"}).get("value", [])
+            "$filter": f"appId eq '{literal}'", "$select": "id,appId,displayName"}).get("value", [])
         if not found:
             raise GraphError(f"No application with appId '{app_id}' is visible in this tenant.",
                              status=404, code="Request_ResourceNotFound",

@@ -49,3 +49,15 @@ def test_identity_without_graph_role_is_refused(emulator, make_app, tmp_path):
         _client(plain, emulator, tmp_path).create_application("nope")
     assert err.value.status == 403 and err.value.code == "Authorization_RequestDenied"
     assert "Application.ReadWrite.All" in err.value.hint
+
+
+def test_app_id_cannot_widen_the_filter(admin_graph, emulator):
+    """An --app-id with a quote stays one OData string literal: it finds nothing, not everything."""
+    certificate = certgen.create_self_signed("CN=graph-filter")
+    admin_graph.create_application("graph-filter", certificates=[certificate])
+    emulator.clear_log()
+    with pytest.raises(GraphError):
+        admin_graph.find_application("x' or appId ne 'y")
+    sent = [r["query"].get("$filter") for r in emulator.requests_log()
+            if r["path"].endswith("/v1.0/applications")]
+    assert sent == ["appId eq 'x'' or appId ne ''y'"]  # OData doubles a quote inside a literal
