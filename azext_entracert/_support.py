@@ -1,7 +1,9 @@
 """What the command modules share: reading certificates and passwords from the options the
 user gave, prompting only when a terminal is attached, refusing combined options, and exiting
 non-zero after printing a result (``cert validate``, ``app cert expiring``...)."""
+import contextlib
 import sys
+from pathlib import Path
 
 from knack.log import get_logger
 
@@ -28,10 +30,33 @@ def load_certificate(file_path, pfx_base64_env, password_env, password_file, key
     exclusive(("--key-password-env", key_password_env),
                ("--key-password-file", key_password_file))
     prompt = terminal_prompt()
-    return certs.load(file_path, password=password_from(password_env, password_file, prompt=prompt),
-                      key_path=key_file,
-                      key_password=password_from(key_password_env, key_password_file, prompt=prompt),
-                      pfx_base64_env=pfx_base64_env, require_key=require_key)
+    password = password_from(password_env, password_file, prompt=prompt)
+    key_password = password_from(key_password_env, key_password_file, prompt=prompt)
+    with key_password_hint(key_file, given=key_password_env or key_password_file):
+        return certs.load(file_path, password=password, key_path=key_file,
+                          key_password=key_password, pfx_base64_env=pfx_base64_env,
+                          require_key=require_key)
+
+
+@contextlib.contextmanager
+def key_password_hint(key_path, *, given):
+    """Point a missing key-file password at the key's own options.
+
+    The core's hint names --password-env/--password-file, which on these commands mean the
+    certificate file's password (or the new PFX's, for assemble): following it would not help.
+    """
+    from .core.errors import PasswordError
+
+    try:
+        yield
+    except PasswordError as exc:
+        about_key = key_path and exc.path and Path(exc.path) == Path(key_path).expanduser()
+        if given or not about_key:
+            raise
+        raise PasswordError(exc.message, path=exc.path,
+                            hint="Give the key's password with --key-password-env VAR or "
+                                 "--key-password-file FILE (or run in a terminal to be "
+                                 "prompted).") from exc
 
 
 def password_from(env, file, *, prompt=None):

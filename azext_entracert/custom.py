@@ -8,8 +8,8 @@ importing this module stays cheap too.
 """
 from knack.log import get_logger
 
-from ._support import (exclusive, exit_after_output, load_certificate, new_file_password,
-                       non_empty_password, password_from, terminal_prompt)
+from ._support import (exclusive, exit_after_output, key_password_hint, load_certificate,
+                       new_file_password, non_empty_password, password_from, terminal_prompt)
 
 logger = get_logger(__name__)
 
@@ -67,8 +67,9 @@ def cert_assemble(cert_path, key_path, out, chain_paths=None, key_password_env=N
     # The new PFX's password first: a missing source fails before we touch the inputs.
     password = new_file_password(password_env, password_file, no_password, purpose="PFX password")
     key_password = password_from(key_password_env, key_password_file, prompt=terminal_prompt())
-    loaded = certgen.assemble(cert_path, key_path, tuple(chain_paths or ()),
-                              key_password=key_password)
+    with key_password_hint(key_path, given=key_password_env or key_password_file):
+        loaded = certgen.assemble(cert_path, key_path, tuple(chain_paths or ()),
+                                  key_password=key_password)
     result = certgen.convert(loaded, "pfx", out, password=password, force=force)
     return {**certs.describe(loaded), "files": {"pfx": result["path"]}}
 

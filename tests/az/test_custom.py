@@ -141,3 +141,41 @@ def test_an_empty_password_for_a_new_key_takes_the_explicit_no_password_flag(tmp
         custom.cert_csr("CN=x", str(tmp_path / "x.key"), str(tmp_path / "x.csr"),
                         password_env="EMPTY")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_file_without_its_password_names_the_key_password_options(tmp_path, monkeypatch):
+    """On show/validate/convert and assemble, --password-env means the certificate's (or the new
+    PFX's) password: the hint for an encrypted key file must name --key-password-env instead."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from azext_entracert.core import certgen
+    from azext_entracert.core.errors import PasswordError
+
+    monkeypatch.setenv("KEY_PW", "key pw")
+    custom.cert_csr("CN=keyed", str(tmp_path / "app.key"), str(tmp_path / "app.csr"),
+                    password_env="KEY_PW")
+    request = x509.load_pem_x509_csr((tmp_path / "app.csr").read_bytes())
+    ca_key = certgen.new_rsa_key(2048)
+    signed = certgen.build_certificate(subject=request.subject, public_key=request.public_key(),
+                                       signing_key=ca_key)
+    (tmp_path / "app.crt").write_bytes(signed.public_bytes(Encoding.PEM))
+
+    with pytest.raises(PasswordError) as shown:
+        custom.cert_show(file_path=str(tmp_path / "app.crt"), key_file=str(tmp_path / "app.key"))
+    with pytest.raises(PasswordError) as assembled:
+        custom.cert_assemble(str(tmp_path / "app.crt"), str(tmp_path / "app.key"),
+                             str(tmp_path / "app.pfx"), no_password=True)
+    for raised in (shown, assembled):
+        assert "app.key" in raised.value.message
+        assert "--key-password-env" in raised.value.hint and "--password-env" not in raised.value.hint
+    assert not (tmp_path / "app.pfx").exists()
+
+    # Given, the key's own options open it; a wrong one keeps the core's plain "wrong password".
+    shown = custom.cert_show(file_path=str(tmp_path / "app.crt"),
+                             key_file=str(tmp_path / "app.key"), key_password_env="KEY_PW")
+    assert shown["hasPrivateKey"] is True
+    monkeypatch.setenv("WRONG", "nope")
+    with pytest.raises(PasswordError, match="does not decrypt the key"):
+        custom.cert_show(file_path=str(tmp_path / "app.crt"), key_file=str(tmp_path / "app.key"),
+                         key_password_env="WRONG")
