@@ -10,30 +10,31 @@ def load_command_table(loader, _args):
     # exception_handler: every core error leaves the command as azure-cli's own error type (with
     # the core's hint as recommendation), mapped in one place (_errors).
     with loader.command_group("entracert cert", exception_handler=raise_az_error) as group:
-        group.custom_command("create", "cert_create")
+        group.custom_command("create", "cert_create", table_transformer=_certificate_row)
         group.custom_command("csr", "cert_csr")
-        group.custom_command("assemble", "cert_assemble")
-        group.custom_show_command("show", "cert_show")
+        group.custom_command("assemble", "cert_assemble", table_transformer=_certificate_row)
+        group.custom_show_command("show", "cert_show", table_transformer=_certificate_row)
         group.custom_command("validate", "cert_validate", table_transformer=_checks_table)
         group.custom_command("convert", "cert_convert")
 
     tokens = CliCommandType(operations_tmpl="azext_entracert.custom_tokens#{}")
     with loader.command_group("entracert profile", custom_command_type=tokens,
                               exception_handler=raise_az_error) as group:
-        group.custom_command("create", "profile_create")
+        group.custom_command("create", "profile_create", table_transformer=_profile_row)
         group.custom_command("list", "profile_list", table_transformer=_profiles_table)
-        group.custom_show_command("show", "profile_show")
-        group.custom_command("update", "profile_update")
+        group.custom_show_command("show", "profile_show", table_transformer=_profile_row)
+        group.custom_command("update", "profile_update", table_transformer=_profile_row)
         group.custom_command("delete", "profile_delete", confirmation=True)
-        group.custom_command("set-default", "profile_set_default")
+        group.custom_command("set-default", "profile_set_default",
+                             table_transformer=_profile_row)
         group.custom_command("export", "profile_export")
-        group.custom_command("import", "profile_import")
+        group.custom_command("import", "profile_import", table_transformer=_profile_row)
 
     with loader.command_group("entracert token", custom_command_type=tokens,
                               exception_handler=raise_az_error) as group:
-        group.custom_command("get", "token_get")
-        group.custom_command("refresh", "token_refresh")
-        group.custom_command("inspect", "token_inspect")
+        group.custom_command("get", "token_get", table_transformer=_token_row)
+        group.custom_command("refresh", "token_refresh", table_transformer=_token_row)
+        group.custom_command("inspect", "token_inspect", table_transformer=_inspect_row)
         group.custom_command("clear", "token_clear")
 
     with loader.command_group("entracert audit", custom_command_type=tokens,
@@ -43,22 +44,59 @@ def load_command_table(loader, _args):
     lifecycle = CliCommandType(operations_tmpl="azext_entracert.custom_lifecycle#{}")
     with loader.command_group("entracert cert", custom_command_type=lifecycle,
                               exception_handler=raise_az_error) as group:
-        group.custom_command("rotate", "cert_rotate")
-        group.custom_command("check-revocation", "cert_check_revocation")
+        group.custom_command("rotate", "cert_rotate", table_transformer=_rotation_steps)
+        group.custom_command("check-revocation", "cert_check_revocation",
+                             table_transformer=_revocation_row)
 
     with loader.command_group("entracert app cert", custom_command_type=lifecycle,
                               exception_handler=raise_az_error) as group:
         group.custom_command("list", "app_cert_list", table_transformer=_app_certs_table)
-        group.custom_command("add", "app_cert_add")
-        group.custom_command("remove", "app_cert_remove", confirmation=True)
-        group.custom_command("expiring", "app_cert_expiring")
+        group.custom_command("add", "app_cert_add", table_transformer=_app_cert_row)
+        group.custom_command("remove", "app_cert_remove", confirmation=True,
+                             table_transformer=lambda result: _app_cert_row(result["removed"]))
+        group.custom_command("expiring", "app_cert_expiring", table_transformer=_expiring_table)
+
+
+
+# --- -o table: the columns a person scans; -o json/tsv and --query still see every field. ------
+
+def _certificate_row(result):
+    """``-o table`` for cert show/create/assemble: which certificate, until when, which key."""
+    return {"Subject": result["subject"], "Thumbprint": result["thumbprint"],
+            "NotAfter": result["notAfter"], "DaysLeft": result["daysLeft"],
+            "Key": f"{result['keyType']} {result['keySize']}",
+            "PrivateKey": result["hasPrivateKey"], "Chain": result["chainLength"]}
+
+
+def _app_cert_row(cert):
+    """One registered certificate (app cert list/add/remove)."""
+    return {"KeyId": cert["keyId"], "Thumbprint": cert["thumbprint"],
+            "DisplayName": cert["displayName"], "End": cert["endDateTime"],
+            "DaysLeft": cert["daysLeft"], "Local": cert["isLocal"]}
 
 
 def _app_certs_table(result):
     """``-o table`` for app cert list: one row per registered certificate."""
-    return [{"KeyId": c["keyId"], "Thumbprint": c["thumbprint"], "DisplayName": c["displayName"],
-             "End": c["endDateTime"], "DaysLeft": c["daysLeft"], "Local": c["isLocal"]}
-            for c in result]
+    return [_app_cert_row(cert) for cert in result]
+
+
+def _expiring_table(result):
+    """``-o table`` for app cert expiring: one row per certificate that expires soon."""
+    return [{"Profile": e["profile"], "Where": e["where"], "Thumbprint": e["thumbprint"],
+             "NotAfter": e["notAfter"], "DaysLeft": e["daysLeft"], "Expired": e["expired"]}
+            for e in result["expiring"]]
+
+
+def _rotation_steps(result):
+    """``-o table`` for cert rotate: one row per step, done or planned."""
+    return [{"Step": s["name"], "Ok": s["ok"], "Detail": s["detail"]} for s in result["steps"]]
+
+
+def _revocation_row(result):
+    """``-o table`` for cert check-revocation: the verdict and who gave it."""
+    return {"Subject": result["subject"], "Thumbprint": result["thumbprint"],
+            "Status": result["status"], "Method": result["method"],
+            "RevocationDate": result["revocationDate"], "Reason": result["reason"]}
 
 
 def _checks_table(result):
@@ -67,15 +105,40 @@ def _checks_table(result):
             for c in result.get("checks", [])]
 
 
+def _profile_row(profile):
+    """One profile: who, which certificate, until when."""
+    return {"Name": profile["name"], "Tenant": profile["tenant"], "ClientId": profile["clientId"],
+            "Thumbprint": profile["thumbprint"], "Default": profile["isDefault"],
+            "Expires": profile["notAfter"]}
+
+
 def _profiles_table(result):
-    """``-o table`` for profile list: who, which certificate, until when."""
-    return [{"Name": p["name"], "Tenant": p["tenant"], "ClientId": p["clientId"],
-             "Thumbprint": p["thumbprint"], "Default": p["isDefault"], "Expires": p["notAfter"]}
-            for p in result]
+    """``-o table`` for profile list: one row per profile."""
+    return [_profile_row(profile) for profile in result]
+
+
+def _token_row(result):
+    """``-o table`` for token get/refresh: about the token, without the token (use --query
+    accessToken -o tsv for it), which would make the table unreadable."""
+    return {"Profile": result["profile"], "ClientId": result["clientId"],
+            "Scopes": " ".join(result["scopes"]), "ExpiresOn": result["expiresOn"],
+            "Source": result["source"]}
+
+
+def _inspect_row(result):
+    """``-o table`` for token inspect: the claims people look for first, and the verdicts."""
+    claims = result.get("claims") or {}
+    row = {"Issuer": claims.get("iss"), "Audience": claims.get("aud"),
+           "AppId": claims.get("appid") or claims.get("azp"),
+           "ExpiresOn": (result.get("expiresOn") or {}).get("local"),
+           "Expired": result.get("expired"), "SecondsLeft": result.get("secondsLeft")}
+    if "signature" in result:
+        row["SignatureValid"] = result["signature"]["valid"]
+    return row
 
 
 def _audit_table(result):
-    """``-o table`` for audit list: one line per acquisition or failure."""
-    return [{"Time": e.get("time"), "Outcome": e.get("outcome"), "Profile": e.get("profile"),
-             "ClientId": e.get("clientId"), "Scopes": " ".join(e.get("scopes") or []),
-             "Code": e.get("code")} for e in result]
+    """``-o table`` for audit list: one line per acquisition, rotation step or failure."""
+    return [{"Time": e.get("time"), "Action": e.get("action"), "Outcome": e.get("outcome"),
+             "Profile": e.get("profile"), "ClientId": e.get("clientId"),
+             "Scopes": " ".join(e.get("scopes") or []), "Code": e.get("code")} for e in result]

@@ -27,13 +27,15 @@ def logged_in(az_env, emulator, tmp_path_factory):
     env.pop("SSL_CERT_FILE", None)
 
     def run(*args, check=True):
-        done = subprocess.run([str(AZ), *map(str, args), "-o", "json"], env=env,
+        output = [] if "-o" in args else ["-o", "json"]  # JSON, unless the test asks otherwise
+        done = subprocess.run([str(AZ), *map(str, args), *output], env=env,
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=120)
         if check:
             assert done.returncode == 0, f"az {' '.join(map(str, args))}:\n{done.stderr}"
-        return done.returncode, json.loads(done.stdout) if done.stdout.strip() else None, \
-            done.stderr
+        if output and done.stdout.strip():
+            return done.returncode, json.loads(done.stdout), done.stderr
+        return done.returncode, done.stdout or None, done.stderr
 
     origin = emulator.authority_host
     run("cloud", "register", "-n", "EntraCertEmu", "--endpoint-active-directory", origin,
@@ -98,6 +100,10 @@ def test_expiring_prints_json_and_exits_1(logged_in, app_profile):
                                      "--profile", "app", check=False)
     assert code == 1 and "expire within 60 day(s)" in stderr
     assert [r["where"] for r in report["expiring"]] == ["local"]
+    # -o table shows the certificates themselves, not the report's scalar fields.
+    code, table, _ = logged_in("entracert", "app", "cert", "expiring", "--days", "60",
+                               "--profile", "app", "-o", "table", check=False)
+    assert code == 1 and "Thumbprint" in table and report["expiring"][0]["thumbprint"] in table
     code, report, _ = logged_in("entracert", "app", "cert", "expiring", "--days", "5",
                                 "--profile", "app", check=False)
     assert code == 0 and report["expiring"] == []

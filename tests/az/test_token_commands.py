@@ -61,6 +61,9 @@ def test_a_token_from_the_network_then_from_the_cache_of_a_new_process(az, emula
     assert again["source"] == "cache" and again["accessToken"] == first["accessToken"]
     bare = az("entracert", "token", "get", "--profile", "e2e", "--query", "accessToken", "-o", "tsv")
     assert bare.out == first["accessToken"] + "\n"
+    # -o table is for reading: about the token, not the 1-2 kB token itself.
+    table = az("entracert", "token", "get", "--profile", "e2e", "-o", "table").out
+    assert "e2e" in table and "cache" in table and first["accessToken"] not in table
     assert [r for r in emulator.requests_log() if app.app_id in json.dumps(r)] == []
 
     inspected = az("entracert", "token", "inspect", "--profile", "e2e", "--verify").out
