@@ -321,7 +321,7 @@ def _verify(cmd, inspect, text, claims, profile):
         header = inspect.decode(text)["header"]
         signature.update(valid=False, kid=header.get("kid"), algorithm=header.get("alg"),
                          error=exc.message)
-        exit_after_output(cmd.cli_ctx, f"The token's signature is not valid: {exc.message}")
+        exit_after_output(cmd.cli_ctx, exc.message)
     return signature
 
 
