@@ -33,6 +33,7 @@ logger = logging.getLogger("entracert")
 TOKEN_CACHE = "msal_token_cache.json"
 HTTP_CACHE = "msal_http_cache.bin"
 LOCK_TIMEOUT = 120
+EXPIRY_WARNING_DAYS = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,10 +290,12 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
             "it, so no request was sent.", path=loaded.source, thumbprint=loaded.thumbprint,
             hint="Renew it: create a new one with 'az entracert cert create', register it on the "
                  "application, then 'az entracert profile update --certificate NEW'.")
+    if profile.expires is None:  # the environment's identity: its expiry is known only now
+        warning = certs.expiry_warning(loaded, now=moment, warn_days=EXPIRY_WARNING_DAYS)
+        if warning:
+            logger.warning(warning)
     return loaded
 
-
-EXPIRY_WARNING_DAYS = 30
 
 
 def warn_about_expiry(profile, *, now=None, days=EXPIRY_WARNING_DAYS):

@@ -174,3 +174,30 @@ def test_empty_cache_file_is_an_empty_cache(tmp_path, caplog):
     assert tokens.TokenCache(tmp_path).clear() == 0
     assert "could not be read" not in caplog.text
     assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name] == []
+
+
+def test_debug_logging_shows_no_token_assertion_or_key(make_app, profile_for, entra_dir, caplog):
+    """`az --debug` turns every logger (msal, urllib3, ours) to DEBUG: none may print a secret."""
+    import logging
+    import re
+
+    caplog.set_level(logging.DEBUG)
+    profile = profile_for(make_app("tokens-debug"))
+    fresh = tokens.acquire(profile, directory=entra_dir)
+    cached = tokens.acquire(profile, directory=entra_dir)
+    assert cached.source == "cache" and "event=" in caplog.text  # MSAL did log at DEBUG
+    assert fresh.token not in caplog.text
+    assert not re.search(r"eyJ[\w-]+\.eyJ[\w-]+", caplog.text)  # no JWT: token or assertion
+    assert "PRIVATE KEY" not in caplog.text
+
+
+def test_environment_identity_warns_of_a_certificate_about_to_expire(make_app, entra_dir, caplog,
+                                                                     emulator):
+    """The environment's identity records no expiry up front; it must still warn (issue 4)."""
+    app = make_app("tokens-env-expiring", days=5)
+    env = {"AZURE_TENANT_ID": emulator.tenant_id, "AZURE_CLIENT_ID": app.app_id,
+           "AZURE_CLIENT_CERTIFICATE_PATH": app.pem_path,
+           "AZURE_AUTHORITY_HOST": emulator.authority_host, "ENTRACERT_CA_BUNDLE": emulator.ca_bundle}
+    profile = profiles.from_environment(env)
+    assert tokens.acquire(profile, directory=entra_dir).source == "network"
+    assert "expires in 5 day(s)" in caplog.text or "expires in 4 day(s)" in caplog.text
