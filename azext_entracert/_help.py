@@ -79,7 +79,9 @@ long-summary: |
     Checks: RSA key of at least 2048 bits, SHA-2 signature, inside its validity period (a
     warning when fewer than --warn-days days remain), private key matching the certificate and
     its file not readable by group or others. Prints {valid, checks} and exits with 1 when the
-    certificate is not valid (0 when it is), so scripts can rely on the exit code.
+    certificate is not valid (0 when it is), so scripts can rely on the exit code. A file that
+    cannot be read, or a --key-file that does not belong to the certificate, is an error (exit
+    1, no JSON).
 examples:
   - name: Validate a PFX, warning when fewer than 60 days remain.
     text: az entracert cert validate --file my-app.pfx --password-env PFX_PASSWORD --warn-days 60
