@@ -250,7 +250,7 @@ def write_csr(key, csr, *, key_out, out, password=None, force=False):
 
 def assemble(cert_path, key_path, chain_paths=(), *, key_password=None):
     """Join a CA-signed certificate with its key and CA chain; refuse a key that does not match."""
-    from .certs import LoadedCertificate, key_description, key_matches, load, load_private_key
+    from .certs import LoadedCertificate, key_matches, load, load_private_key, require_rsa
 
     signed = load(cert_path)
     key = load_private_key(key_path, key_password)
@@ -259,12 +259,7 @@ def assemble(cert_path, key_path, chain_paths=(), *, key_password=None):
             f"The key '{key_path}' does not belong to the certificate {signed.thumbprint} in "
             f"'{cert_path}'.", path=key_path, thumbprint=signed.thumbprint,
             hint="Use the key file that was written with the certificate request (cert csr).")
-    key_type, _ = key_description(signed.certificate)
-    if key_type != "RSA":
-        raise CertificateError(
-            f"The certificate in '{cert_path}' has an {key_type} key; Entra ID needs RSA.",
-            path=cert_path, thumbprint=signed.thumbprint,
-            hint="Request the certificate again for an RSA key (az entracert cert csr).")
+    require_rsa(signed)
     chain = list(signed.chain)
     for path in chain_paths:
         chain.extend([load(path).certificate, *load(path).chain])

@@ -277,6 +277,20 @@ def key_description(certificate):
     return kind, size
 
 
+def require_rsa(loaded, *, minimum=2048):
+    """Refuse what Entra ID rejects as a certificate credential: a non-RSA key or a short one."""
+    key_type, key_size = key_description(loaded.certificate)
+    if key_type != "RSA" or (key_size or 0) < minimum:
+        size = f"{key_size}-bit " if key_size else ""
+        raise CertificateError(
+            f"The certificate {loaded.thumbprint} in '{loaded.source}' has a {size}{key_type} key; "
+            f"Entra ID certificate credentials need RSA of at least {minimum} bits.",
+            path=loaded.source, thumbprint=loaded.thumbprint,
+            hint="Create one with 'az entracert cert create', or request a CA certificate for an "
+                 "RSA key made by 'az entracert cert csr'.")
+    return loaded
+
+
 def signature_hash(certificate):
     """The signature's hash name (``sha256``...), or None for hash-less schemes (Ed25519)."""
     algorithm = certificate.signature_hash_algorithm

@@ -300,12 +300,7 @@ def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=Non
     loaded = certs.load(certificate, pfx_base64_env=pfx_base64_env, require_key=True,
                         password=password_source(env=password_env, file=password_file,
                                                  prompt=prompt))
-    key_type, key_size = certs.key_description(loaded.certificate)
-    if key_type != "RSA" or key_size < 2048:
-        raise ConfigurationError(
-            f"The certificate {loaded.thumbprint} has a {key_size}-bit {key_type} key; Entra ID "
-            "certificate credentials need RSA of at least 2048 bits.",
-            hint="Create a suitable one with 'az entracert cert create'.")
+    certs.require_rsa(loaded)
     return Profile(
         name=name, tenant=tenant, client_id=client_id, certificate=certificate,
         pfx_base64_env=pfx_base64_env, password_env=password_env,

@@ -276,12 +276,7 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
             f"{loaded.thumbprint}.", path=loaded.source, thumbprint=loaded.thumbprint,
             hint=f"If the new certificate is intended, run 'az entracert profile update --name "
                  f"{profile.name} --certificate {loaded.source}'.")
-    key_type, _ = certs.key_description(loaded.certificate)
-    if key_type != "RSA":
-        raise CertificateError(
-            f"The certificate {loaded.thumbprint} has an {key_type} key; Entra ID needs RSA.",
-            path=loaded.source, thumbprint=loaded.thumbprint,
-            hint="Create an RSA certificate with 'az entracert cert create'.")
+    certs.require_rsa(loaded)
     moment = datetime.datetime.fromtimestamp(now or time.time(), datetime.timezone.utc)
     if moment >= loaded.certificate.not_valid_after_utc:
         raise CertificateError(

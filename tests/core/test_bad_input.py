@@ -236,3 +236,20 @@ def test_subject_that_is_not_a_distinguished_name(subject):
         certgen.create_self_signed(subject)
     assert "--subject" in err.value.hint
     assert ": ." not in err.value.message
+
+
+@pytest.mark.parametrize("name, words", [("ec", "EC key"), ("weak", "1024-bit RSA key")])
+def test_ec_and_weak_keys_cannot_become_a_profile_or_a_pfx(openssl_files, tmp_path, name, words):
+    """Entra ID needs RSA >= 2048: refused when the profile is made, not at the first token."""
+    from azext_entracert.core import profiles
+
+    combined = tmp_path / f"{name}.pem"
+    combined.write_bytes((openssl_files / f"{name}.pem").read_bytes()
+                         + (openssl_files / f"{name}.key").read_bytes())
+    with pytest.raises(CertificateError, match=words) as err:
+        profiles.new_profile("p", tenant="contoso.onmicrosoft.com",
+                             client_id="11111111-2222-3333-4444-555555555555",
+                             certificate=str(combined))
+    assert str(combined) in err.value.message and err.value.thumbprint
+    with pytest.raises(CertificateError, match=words):
+        certgen.assemble(openssl_files / f"{name}.pem", openssl_files / f"{name}.key")
