@@ -170,11 +170,13 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def entra_config(pytestconfig):
-    """The resolved entracert settings of this run (a frozen ``EntraConfig``).
+    """The resolved entracert settings of this run, a frozen ``EntraConfig``: ``mode`` (live,
+    emulator or off), ``enabled``/``skip_reason``, ``profile`` (tenant, client id, certificate,
+    authority), default ``scopes``, ``cache_dir`` and ``refresh_skew``. Override it in a
+    ``conftest.py`` to change what the other entra fixtures use (``pytest --fixtures -v`` shows
+    how).
 
-    ``mode`` (live, emulator or off), ``enabled``/``skip_reason``, ``profile`` (tenant, client
-    id, certificate, authority), default ``scopes``, ``cache_dir`` and ``refresh_skew``. Override
-    it in a ``conftest.py`` to change what the other entra fixtures use::
+    For example::
 
         @pytest.fixture(scope="session")
         def entra_config(entra_config):
@@ -185,12 +187,12 @@ def entra_config(pytestconfig):
 
 @pytest.fixture(scope="session")
 def entra_token_factory(pytestconfig, entra_config):
-    """``entra_token_factory(scopes=None, *, profile=None, force=False) -> EntraToken``.
-
-    Tokens come from the shared, locked cache (one token request per identity and scopes for
-    the whole run, xdist workers included, and still-valid tokens of earlier runs are reused).
-    ``profile`` names an ``az entracert`` profile instead of the configured identity. Skips the
-    test when no identity is configured (``--entra-mode auto``).
+    """``entra_token_factory(scopes=None, *, profile=None, force=False) -> EntraToken``, where
+    ``profile`` names an ``az entracert`` profile instead of the configured identity. Tokens come
+    from the shared, locked cache: one token request per identity and scopes for the whole run,
+    xdist workers included, and still-valid tokens of earlier runs are reused (``force=True``
+    asks the authority anyway). Skips the test when no identity is configured (``--entra-mode
+    auto``); fails it with the reason when the token cannot be had.
     """
     from .token import EntraTokenFactory
 
@@ -203,7 +205,8 @@ def entra_token_factory(pytestconfig, entra_config):
 def entra_credential(entra_token_factory):
     """An azure-core ``TokenCredential`` for the configured identity: pass it to any Azure SDK
     client (``SomeClient(url, credential=entra_credential)``). Backed by the shared token cache;
-    supports ``get_token(*scopes)`` and ``get_token_info(*scopes)``."""
+    ``get_token(*scopes, claims=None, tenant_id=None)`` and ``get_token_info(*scopes,
+    options=None)``; a ``claims`` challenge bypasses the cache, another tenant is refused."""
     from .token import EntraCredential
 
     return EntraCredential(entra_token_factory)
@@ -211,12 +214,11 @@ def entra_credential(entra_token_factory):
 
 @pytest.fixture
 def entra_token(request, entra_token_factory):
-    """An ``EntraToken`` for this test: ``.value``, ``.headers()``, ``.claims``, ``.expires_on``.
-
-    Scopes and profile come from the nearest ``@pytest.mark.entra(scopes=[...], profile=...)``
-    marker, else ``--entra-scope``, else the identity's default. Checked before each test: a token
-    within ``entra_refresh_skew`` seconds of expiry is replaced, so a long run never hands out an
-    expired one. Its ``repr`` never shows the token.
+    """An ``EntraToken`` for this test (``.value``, ``.headers()``, ``.claims``, ``.expires_on``;
+    its ``repr`` never shows the token), for the scopes and profile of the nearest
+    ``@pytest.mark.entra(scopes=[...], profile=...)`` marker, else ``--entra-scope``, else the
+    identity's default. Checked before each test: a token within ``entra_refresh_skew`` seconds
+    of expiry is replaced, so a long run never hands out an expired one.
     """
     marker = request.node.get_closest_marker("entra")
     kwargs = dict(marker.kwargs) if marker else {}
@@ -227,14 +229,13 @@ def entra_token(request, entra_token_factory):
 
 @pytest.fixture(scope="session")
 def entra_emulator(pytestconfig, tmp_path_factory):
-    """The local Entra ID + Microsoft Graph emulator (opt-in), as an ``EntraEmulator``.
-
-    In ``--entra-mode emulator`` it is the run's one emulator, shared by all xdist workers, whose
-    application the token fixtures sign in as. In other modes a private one is started for this
-    process. Gives ``authority_host``, ``tenant_id``, ``client_id``, ``certificate`` (PEM path),
-    ``ca_bundle``, ``jwks_url``, ``token_endpoint``, ``create_application(...)``,
-    ``grant_app_role(...)``, ``requests_log()``/``token_requests()``/``clear_log()`` and
-    ``add_fault(...)``.
+    """The local Entra ID + Microsoft Graph emulator (opt-in), an ``EntraEmulator`` with
+    ``authority_host``, ``tenant_id``, ``client_id``, ``certificate`` (PEM path), ``ca_bundle``,
+    ``jwks_url``, ``token_endpoint``, ``create_application(...)``, ``grant_app_role(...)``,
+    ``requests_log()``/``token_requests()``/``clear_log()``, ``add_fault(...)`` and
+    ``verify_access_token(token)``. In ``--entra-mode emulator`` it is the run's one emulator,
+    shared by all xdist workers, whose application the token fixtures sign in as; in other modes
+    a private one is started for this process.
     """
     from .emulator import EntraEmulator, SharedEmulator
 

@@ -128,11 +128,19 @@ def test_marker_is_registered_for_strict_markers(pytester, run):
 
 
 def test_fixtures_are_documented(pytester, run):
+    """``pytest --fixtures`` (without -v) shows only a docstring's first paragraph: it must be
+    the manual, not a teaser."""
     pytester.makepyfile("def test_x(): pass")
-    result = run("--fixtures")
-    for name in ("entra_config", "entra_credential", "entra_token_factory", "entra_token",
-                 "entra_emulator"):
-        result.stdout.fnmatch_lines([f"{name}*", "    *"])
+    output = run("--fixtures").stdout.str()
+    essentials = {"entra_config": ["EntraConfig", "Override it in a ``conftest.py``"],
+                  "entra_credential": ["TokenCredential", "get_token_info"],
+                  "entra_token_factory": ["profile", "one token request", "Skips the test"],
+                  "entra_token": ["@pytest.mark.entra", "entra_refresh_skew", "repr"],
+                  "entra_emulator": ["create_application", "grant_app_role", "ca_bundle"]}
+    for name, phrases in essentials.items():
+        shown = " ".join(output.split(f"\n{name} ")[1].split("\n\n")[0].split())
+        for phrase in phrases:
+            assert phrase in shown, (name, phrase)
 
 
 def test_pfx_from_a_base64_variable_with_the_password_from_the_environment(
