@@ -41,7 +41,11 @@ def graph_client(endpoint, token_provider, *, ca_bundle=None):
 
 
 def admin_graph(admin_profile, *, directory=None, prompt=None):
-    """A GraphClient that calls as ``admin_profile`` (which needs Application.ReadWrite.All)."""
+    """A GraphClient that calls as ``admin_profile`` with app-only Graph tokens.
+
+    To manage other applications it needs Application.ReadWrite.All (or ...OwnedBy); rotation
+    uses it with the application's own profile, which needs no permission for addKey/removeKey.
+    """
     from . import tokens
 
     scopes = graph_scopes(admin_profile.graph_endpoint)
@@ -140,7 +144,7 @@ def add_certificate(graph, profile, path, *, password=None, display_name=None, a
     known = KnownKeys(directory)
     known.remember(application)
     known.add(application["appId"], public.thumbprint, entry["keyId"])
-    _audit(directory, profile, "app-cert-add", public, detail=(
+    audit_change(directory, profile, "app-cert-add", public, detail=(
         f"registered {public.thumbprint} as keyId {entry['keyId']} on {application['appId']}"))
     return describe_entry(entry, local_thumbprint=profile.thumbprint, now=now)
 
@@ -186,7 +190,7 @@ def remove_certificate(graph, profile, *, thumbprint=None, key_id=None, force=Fa
     kept = [{**e, "key": None} for e in entries if e is not doomed]
     graph.call("PATCH", f"applications/{quote(application['id'])}", body={"keyCredentials": kept})
     KnownKeys(directory).forget(application["appId"], doomed_thumbprint)
-    _audit(directory, profile, "app-cert-remove", None, detail=(
+    audit_change(directory, profile, "app-cert-remove", None, detail=(
         f"removed {doomed_thumbprint} (keyId {doomed.get('keyId')}) from {application['appId']}"))
     return {"removed": describe_entry(doomed, local_thumbprint=profile.thumbprint, now=now),
             "remaining": certificates_of({"keyCredentials": kept},
@@ -285,7 +289,7 @@ def _valid(entry, now):
     return (start is None or start <= now) and (end is None or now < end)
 
 
-def _audit(directory, profile, action, loaded, *, outcome="success", detail=None):
+def audit_change(directory, profile, action, loaded, *, outcome="success", detail=None):
     """One audit line for a lifecycle step (``loaded``: the certificate concerned, if any)."""
     from .profiles import config_dir
 

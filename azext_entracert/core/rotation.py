@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .errors import ConfigurationError, EntraCertError, GraphError
-from .lifecycle import KnownKeys, _audit, entry_thumbprint, graph_client, graph_scopes
+from .lifecycle import KnownKeys, admin_graph, audit_change, entry_thumbprint, graph_scopes
 from .times import iso_z, utc_now
 
 STEPS = ("write", "addKey", "verify-token", "switch-profile", "removeKey")
@@ -303,12 +303,7 @@ class _Runner:
         self.profile, self.directory = profile, directory
 
     def graph_as(self, profile, *, prompt=None):
-        from . import tokens
-
-        scopes = graph_scopes(profile.graph_endpoint)
-        return graph_client(profile.graph_endpoint, lambda: tokens.acquire(
-            profile, scopes, directory=self.directory, prompt=prompt).token,
-            ca_bundle=profile.ca_bundle)
+        return admin_graph(profile, directory=self.directory, prompt=prompt)
 
     def prove(self, profile, *, attempts, delay, prompt):
         """A fresh token signed by ``profile``'s certificate, retried while Entra catches up."""
@@ -326,5 +321,5 @@ class _Runner:
                 time.sleep(delay * attempt)
 
     def audit(self, step, loaded, *, ok, detail):
-        _audit(self.directory, self.profile, f"rotate-{step}", loaded,
+        audit_change(self.directory, self.profile, f"rotate-{step}", loaded,
                outcome="success" if ok else "failure", detail=detail)
