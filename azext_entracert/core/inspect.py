@@ -11,8 +11,8 @@ import re
 
 from .errors import ConfigurationError, TokenFormatError
 from .fileio import read_input
+from .profiles import GUID
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _V1_ISSUER = re.compile(r"^https://sts\.windows\.net/([^/]+)/?$")
 _V2_ISSUER = re.compile(r"^https://[^/]+/([^/]+)/v2\.0/?$")
 # Entra signs access tokens with RS256; the RSA family is accepted, never "none" or HMAC.
@@ -242,7 +242,7 @@ def jwks_url(claims, authority_host):
         issuer = str(claims.get("iss") or "")
         match = _V1_ISSUER.match(issuer) or _V2_ISSUER.match(issuer)
         tid = match.group(1) if match else None
-    if not isinstance(tid, str) or not _GUID.match(tid):
+    if not isinstance(tid, str) or not GUID.match(tid):
         raise TokenFormatError(
             "The token names no Entra tenant: it has no 'tid' claim holding a tenant id and its "
             "issuer is not an Entra issuer.",

@@ -10,7 +10,7 @@ import binascii
 import os
 from pathlib import Path
 
-from .errors import ConfigurationError, PasswordError
+from .errors import ConfigurationError, InputFileError, PasswordError
 
 
 class PasswordSource:
@@ -106,8 +106,6 @@ def password_source(*, env=None, file=None, no_password=False, prompt=None):
 
 def read_pfx_base64_env(var):
     """The PFX bytes held base64-encoded in environment variable ``var`` (the common CI secret)."""
-    from .errors import InputFileError
-
     value = os.environ.get(var)
     if value is None or not value.strip():
         raise InputFileError(
