@@ -18,6 +18,8 @@ class SharedEmulator:
     """Owns a running ``Emulator``, its folder and the application tests sign in as."""
 
     def __init__(self, base_dir=None):
+        from cryptography.hazmat.primitives.serialization import Encoding
+
         from azext_entracert.core import certgen
         from azext_entracert.core.fileio import PRIVATE, atomic_write
         from azext_entracert.emulator import Emulator
@@ -30,7 +32,7 @@ class SharedEmulator:
             app = self.emulator.create_application(APP_NAME, certificates=[loaded.certificate])
             certificate = self.base_dir / "app.pem"
             atomic_write(certificate, certgen.key_pem(loaded.private_key)
-                         + certgen._pem([loaded.certificate]), mode=PRIVATE)
+                         + loaded.certificate.public_bytes(Encoding.PEM), mode=PRIVATE)
         except BaseException:
             self.close()
             raise
