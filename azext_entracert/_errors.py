@@ -21,6 +21,9 @@ types (``azure.cli.core.azclierror``), so az prints ``ERROR: <message>`` and the
     GraphError                  by HTTP status, az's rule  400 BadRequest, 401 Unauthorized, 403
                                                            Forbidden, 404 ResourceNotFound (exit 3),
                                                            5xx AzureInternal; else AzureResponseError
+    RotationError               as its cause               the failed step's own error decides; the
+                                                           message adds what was done and what
+                                                           remains (AzureResponseError without one)
     EntraCertError (any other)  UnclassifiedUserFault
 
 Anything that is not an ``EntraCertError`` is a bug of ours and is re-raised untouched, so that az
@@ -44,8 +47,19 @@ def _table():
         (core.NetworkError, az.AzureConnectionError),
         (core.TokenFormatError, az.InvalidArgumentValueError),
         (core.GraphError, _by_http_status),
+        (core.RotationError, _by_cause),
         (core.EntraCertError, az.UnclassifiedUserFault),
     )
+
+
+def _by_cause(error):
+    """The type the error that stopped a rotation step would have had on its own."""
+    from azure.cli.core import azclierror as az
+
+    cause = error.__cause__
+    if isinstance(cause, core.EntraCertError) and not isinstance(cause, core.RotationError):
+        return type(to_az_error(cause))
+    return az.AzureResponseError
 
 
 def _by_http_status(error):

@@ -17,8 +17,9 @@ _CODE = re.compile(r"AADSTS(\d+)")
 _TRAILER = re.compile(r"\s*Trace ID:.*$", re.DOTALL)
 _FIRST_SENTENCE = re.compile(r"^(.*?[.!?])(?=\s|$)", re.DOTALL)
 
-_REGISTER = ("Register it on the application: `az entracert app cert add --profile {profile} "
-             "--file {certificate}`, or `az ad app credential reset --id {client_id} "
+_REGISTER = ("Register it on the application as an identity that may manage it: `az entracert "
+             "app cert add --profile {profile} --file {public_cert} --admin-profile ADMIN` (or "
+             "--use-az-login), or `az ad app credential reset --id {client_id} "
              "--cert @{public_cert} --append`.")
 _SCOPE_EXAMPLE = "for example --scope https://graph.microsoft.com/.default"
 
@@ -144,9 +145,13 @@ def explain(code, *, client_id=None, tenant=None, thumbprint=None, resource=None
 
 
 def _public_cert(certificate):
-    """``az ad app credential reset --cert`` reads a PEM or DER certificate, never a PFX."""
+    """The public file to upload: both commands read a PEM or DER certificate, never a PFX."""
     text = str(certificate) if certificate else ""
-    return text if text.lower().endswith((".pem", ".crt", ".cer")) else "cert.pem"
+    if text.lower().endswith((".pem", ".crt", ".cer")):
+        return text
+    if text.lower().endswith((".pfx", ".p12")):  # 'cert create' writes the public .cer beside it
+        return text[:-4] + ".cer"
+    return "cert.pem"
 
 
 def parse_code(description):

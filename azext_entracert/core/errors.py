@@ -20,7 +20,9 @@ adapters use: the az layer maps the classes onto azure-cli's error types in one 
     ├── NetworkError              the authority or Graph cannot be reached (DNS, TLS, timeout)
     ├── TokenFormatError          a string given as a token is not a readable JWT, or its
     │                             signature does not verify
-    └── GraphError                Microsoft Graph refused a call (HTTP status, Graph error code)
+    ├── GraphError                Microsoft Graph refused a call (HTTP status, Graph error code)
+    └── RotationError             a certificate rotation stopped part-way (steps done, commands
+                                  that finish it); its cause is the error of the failed step
 
 Messages never contain a password, a private key or a token.
 """
@@ -129,3 +131,12 @@ class GraphError(EntraCertError):
         self.status = status
         self.code = code
         self.request_id = request_id
+
+
+class RotationError(EntraCertError):
+    """A rotation stopped part-way: ``steps`` done so far, ``remaining`` commands to finish."""
+
+    def __init__(self, message, *, steps, remaining, hint=None):
+        super().__init__(message, hint=hint)
+        self.steps = steps
+        self.remaining = remaining

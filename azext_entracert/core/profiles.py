@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from . import clouds
-from .errors import ConfigurationError, ProfileError
+from .errors import CertificateError, ConfigurationError, ProfileError
 from .fileio import locked_json_update
 from .times import iso_z, parse_iso
 
@@ -138,8 +138,9 @@ def from_environment(environ=None):
         name=ENVIRONMENT_PROFILE, tenant=_variable(check_tenant, "AZURE_TENANT_ID", tenant),
         client_id=_variable(check_client_id, "AZURE_CLIENT_ID", client_id),
         certificate=str(Path(certificate).expanduser().resolve()),
-        password_env="AZURE_CLIENT_CERTIFICATE_PASSWORD"
-        if environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") is not None else None,
+        # Always named, so an encrypted file without it says which variable to set; it is read
+        # only when the file turns out to need a password.
+        password_env="AZURE_CLIENT_CERTIFICATE_PASSWORD",
         send_chain=environ.get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "").lower() in ("1", "true"),
         authority_host=host, graph_endpoint=graph,
         ca_bundle=environ.get("ENTRACERT_CA_BUNDLE"))
@@ -275,6 +276,22 @@ def _known(data):
     return f"Known profiles: {', '.join(names)}." if names else "There are no profiles yet."
 
 
+def check_ca_bundle(path):
+    """Refuse a CA bundle that holds no PEM certificate (a typo'd path to some other file)."""
+    from cryptography import x509
+
+    from .fileio import read_input
+
+    try:
+        if x509.load_pem_x509_certificates(read_input(path, what="CA bundle")):
+            return
+    except ValueError:
+        pass
+    raise ConfigurationError(
+        f"The CA bundle '{path}' holds no PEM certificate.",
+        hint="Give the PEM file of the CA to trust, e.g. the emulator's ca.pem.")
+
+
 def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=None,
                 password_env=None, password_file=None, prompt=None, scopes=(), cloud=None,
                 authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
@@ -282,7 +299,6 @@ def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=Non
     """Validate everything and load the certificate once (so a wrong password or a missing key
     fails now, not at the first token), recording its thumbprints and expiry in the profile."""
     from . import certs
-    from .fileio import read_input
     from .secrets import password_source
 
     if check_name_rules:
@@ -294,12 +310,19 @@ def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=Non
                                  graph_endpoint=graph_endpoint)
     if ca_bundle:
         ca_bundle = str(Path(ca_bundle).expanduser().resolve())
-        read_input(ca_bundle, what="CA bundle")
+        check_ca_bundle(ca_bundle)
     if certificate:
         certificate = str(Path(certificate).expanduser().resolve())
-    loaded = certs.load(certificate, pfx_base64_env=pfx_base64_env, require_key=True,
+    loaded = certs.load(certificate, pfx_base64_env=pfx_base64_env,
                         password=password_source(env=password_env, file=password_file,
                                                  prompt=prompt))
+    if not loaded.has_private_key:
+        raise CertificateError(
+            f"'{loaded.source}' holds the certificate {loaded.thumbprint} but no private key, so "
+            "a profile could not sign in with it.", path=loaded.source,
+            thumbprint=loaded.thumbprint,
+            hint="Give the PFX, or a PEM holding both the key and the certificate (join them "
+                 "with 'az entracert cert convert --to pem').")
     certs.require_rsa(loaded)
     return Profile(
         name=name, tenant=tenant, client_id=client_id, certificate=certificate,

@@ -24,21 +24,12 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import ConfigurationError, EntraCertError, GraphError
+from .errors import ConfigurationError, EntraCertError, GraphError, RotationError
 from .lifecycle import KnownKeys, admin_graph, audit_change, entry_thumbprint, graph_scopes
 from .times import iso_z, utc_now
 
 STEPS = ("write", "addKey", "verify-token", "switch-profile", "removeKey")
 _DATED = re.compile(r"-\d{8}(-\d+)?$")
-
-
-class RotationError(EntraCertError):
-    """A rotation stopped part-way: ``steps`` done so far, ``remaining`` commands to finish."""
-
-    def __init__(self, message, *, steps, remaining, hint=None):
-        super().__init__(message, hint=hint)
-        self.steps = steps
-        self.remaining = remaining
 
 
 @dataclasses.dataclass

@@ -181,10 +181,17 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
     directory = Path(directory) if directory else config_dir()
     scopes = list(scopes or profile.default_scopes)
     now = now or time.time()
+    signer = _Signer(profile, prompt)
+    expires = profile.expires
+    if expires is not None and now >= expires.timestamp():
+        # Even a cached token is refused: it was issued to a credential that no longer works, and
+        # the cache is shared by every profile of this client id.
+        error = expired_error(profile, profile.thumbprint, expires, profile.certificate)
+        _audit_failure(directory, profile, scopes, signer, error)
+        raise error
     warn_about_expiry(profile, now=now)
     http = HttpClient(ca_bundle=profile.ca_bundle)
     http_cache = HttpCache(directory)
-    signer = _Signer(profile, prompt)
     try:
         with TokenCache(directory).open() as cache:
             app = msal.ConfidentialClientApplication(
@@ -267,8 +274,23 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
 
     password = password_source(env=profile.password_env, file=profile.password_file,
                                prompt=prompt)
-    loaded = certs.load(profile.certificate, pfx_base64_env=profile.pfx_base64_env,
-                        password=password, require_key=True)
+    try:
+        loaded = certs.load(profile.certificate, pfx_base64_env=profile.pfx_base64_env,
+                            password=password)
+    except InputFileError as exc:
+        if type(exc) is not InputFileError:  # the file is there but unreadable as a certificate
+            raise
+        raise InputFileError(
+            f"The certificate of profile '{profile.name}' cannot be read: {exc.message}",
+            path=exc.path,
+            hint=f"If it moved, run 'az entracert profile update --name {profile.name} "
+                 "--certificate NEW_PATH'.") from exc
+    if not loaded.has_private_key:
+        raise CertificateError(
+            f"The certificate file '{loaded.source}' of profile '{profile.name}' holds no private "
+            "key, so it cannot sign in.", path=loaded.source, thumbprint=loaded.thumbprint,
+            hint="Point the profile at the PFX, or a PEM holding both key and certificate: "
+                 f"'az entracert profile update --name {profile.name} --certificate PATH'.")
     if profile.thumbprint and loaded.thumbprint != profile.thumbprint:
         raise CertificateError(
             f"The certificate '{loaded.source}' changed since the profile '{profile.name}' was "
@@ -279,18 +301,26 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
     certs.require_rsa(loaded)
     moment = datetime.datetime.fromtimestamp(now or time.time(), datetime.timezone.utc)
     if moment >= loaded.certificate.not_valid_after_utc:
-        raise CertificateError(
-            f"The certificate {loaded.thumbprint} of profile '{profile.name}' expired on "
-            f"{iso_z(loaded.certificate.not_valid_after_utc)}; Entra ID would reject "
-            "it, so no request was sent.", path=loaded.source, thumbprint=loaded.thumbprint,
-            hint="Renew it: create a new one with 'az entracert cert create', register it on the "
-                 "application, then 'az entracert profile update --certificate NEW'.")
+        raise expired_error(profile, loaded.thumbprint, loaded.certificate.not_valid_after_utc,
+                            loaded.source)
     if profile.expires is None:  # the environment's identity: its expiry is known only now
         warning = certs.expiry_warning(loaded, now=moment, warn_days=EXPIRY_WARNING_DAYS)
         if warning:
             logger.warning(warning)
     return loaded
 
+
+
+def expired_error(profile, thumbprint, not_after, path):
+    """The refusal of an expired certificate: Entra ID would reject it, so nothing is sent."""
+    return CertificateError(
+        f"The certificate {thumbprint} of profile '{profile.name}' expired on "
+        f"{iso_z(not_after)}; Entra ID would reject it, so no request was sent.",
+        path=path, thumbprint=thumbprint,
+        hint="An expired certificate cannot prove possession for 'cert rotate': create a new one "
+             "('az entracert cert create'), register it with an admin identity ('az entracert app "
+             f"cert add --profile {profile.name} --file NEW.cer --admin-profile ADMIN'), then "
+             f"'az entracert profile update --name {profile.name} --certificate NEW.pfx'.")
 
 
 def warn_about_expiry(profile, *, now=None, days=EXPIRY_WARNING_DAYS):

@@ -55,15 +55,17 @@ def test_700027_shows_thumbprint_and_both_register_commands():
     assert f"az ad app credential reset --id {CLIENT} --cert @/certs/app.pem --append" in fix
 
 
-def test_700027_with_a_pfx_asks_az_for_the_public_pem():
-    """`az ad app credential reset --cert` reads PEM/DER certificates, never a PFX."""
-    _, fix = aadsts.explain(700027, client_id=CLIENT, certificate="/certs/app.pfx")
-    assert "--file /certs/app.pfx" in fix and "--cert @cert.pem" in fix
+def test_700027_with_a_pfx_names_the_public_cer_beside_it():
+    """Both register commands read PEM/DER certificates, never a PFX; 'cert create' writes the
+    .cer beside the .pfx, and adding a certificate needs an identity allowed to manage the app."""
+    _, fix = aadsts.explain(700027, client_id=CLIENT, profile="ci", certificate="/certs/app.pfx")
+    assert "--profile ci --file /certs/app.cer --admin-profile ADMIN" in fix
+    assert "--cert @/certs/app.cer" in fix and "app.pfx" not in fix
 
 
 def test_700027_without_context_uses_placeholders():
     _, fix = aadsts.explain(700027)
-    assert "--profile NAME --file CERT" in fix and "--id CLIENT_ID --cert @cert.pem" in fix
+    assert "--profile NAME --file cert.pem" in fix and "--id CLIENT_ID --cert @cert.pem" in fix
 
 
 def test_clock_skew_points_at_the_clock():

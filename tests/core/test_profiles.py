@@ -185,3 +185,27 @@ def test_environment_errors_name_the_variable(variable, value):
            "AZURE_CLIENT_CERTIFICATE_PATH": "cert.pem", variable: value}
     with pytest.raises(ConfigurationError, match=variable):
         profiles.from_environment(env)
+
+
+def test_public_only_certificate_cannot_make_a_profile(openssl_files):
+    from azext_entracert.core.errors import CertificateError
+    with pytest.raises(CertificateError, match="no private key") as err:
+        profiles.new_profile("x", tenant=TENANT, client_id=CLIENT,
+                             certificate=openssl_files / "leaf.cer")
+    assert "cert convert" in err.value.hint
+
+
+def test_ca_bundle_must_hold_a_certificate(cert_pem, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a CA\n")
+    with pytest.raises(ConfigurationError, match="holds no PEM certificate"):
+        make("x", cert_pem, ca_bundle=tmp_path / "notes.txt")
+
+
+def test_environment_identity_names_its_password_variable(openssl_files, store, monkeypatch):
+    monkeypatch.delenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", raising=False)
+    env = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT,
+           "AZURE_CLIENT_CERTIFICATE_PATH": str(openssl_files / "modern.pfx")}
+    profile = store.resolve(environ=env)
+    from azext_entracert.core import tokens
+    with pytest.raises(PasswordError, match="AZURE_CLIENT_CERTIFICATE_PASSWORD is not set"):
+        tokens.load_profile_certificate(profile)

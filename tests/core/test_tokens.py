@@ -201,3 +201,28 @@ def test_environment_identity_warns_of_a_certificate_about_to_expire(make_app, e
     profile = profiles.from_environment(env)
     assert tokens.acquire(profile, directory=entra_dir).source == "network"
     assert "expires in 5 day(s)" in caplog.text or "expires in 4 day(s)" in caplog.text
+
+
+def test_expired_certificate_is_refused_even_with_a_cached_token(emulator, make_app, profile_for,
+                                                                 entra_dir):
+    import dataclasses
+    profile = profile_for(make_app("tokens-expired-cache"))
+    tokens.acquire(profile, directory=entra_dir)
+    expired = dataclasses.replace(profile, not_after="2020-01-01T00:00:00Z")
+    emulator.clear_log()
+    with pytest.raises(CertificateError, match="no request was sent") as err:
+        tokens.acquire(expired, directory=entra_dir)
+    assert "app cert add" in err.value.hint and "cert create" in err.value.hint
+    assert emulator.requests_log() == []
+    assert audit.read(entra_dir)[-1]["outcome"] == "failure"
+
+
+def test_moved_certificate_names_the_profile_and_the_fix(make_app, profile_for, entra_dir):
+    import os
+    from azext_entracert.core.errors import InputFileError
+    app = make_app("tokens-moved")
+    profile = profile_for(app, name="moved")
+    os.rename(app.pem_path, app.pem_path + ".elsewhere")
+    with pytest.raises(InputFileError, match="profile 'moved'") as err:
+        tokens.acquire(profile, directory=entra_dir)
+    assert "profile update --name moved --certificate" in err.value.hint
