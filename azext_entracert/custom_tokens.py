@@ -30,13 +30,7 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
     _certificate_source(certificate, pfx_base64_env)
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     store = profiles.ProfileStore()
-    profiles.check_name(name)
-    if name in {known.name for known in store.list()[0]}:  # before any password prompt
-        from .core.errors import ProfileError
-
-        raise ProfileError(f"A profile named '{name}' already exists.", name=name,
-                           hint="Choose another --name, or change it with 'az entracert profile "
-                                "update'.")
+    store.check_free(profiles.check_name(name))  # before any password prompt
     if not (cloud or authority_host):
         cloud, authority_host, graph_endpoint = _active_az_cloud(cmd, graph_endpoint)
     profile = profiles.new_profile(
@@ -70,50 +64,18 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
                    authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=None,
                    legacy_sha1=None, make_default=False):
     """Change what is given; the certificate is loaded again only when its options change."""
-    import dataclasses
-
-    from .core import clouds, profiles, tokens
+    from .core import profiles, tokens
 
     _az_logging()
     exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     store = profiles.ProfileStore()
-    old = store.get(name)
-    values = {field.name: getattr(old, field.name) for field in dataclasses.fields(old)}
-    # A new certificate source replaces the old one; so does a new password source.
-    if certificate or pfx_base64_env:
-        values.update(certificate=certificate, pfx_base64_env=pfx_base64_env)
-    if password_env or password_file:
-        values.update(password_env=password_env, password_file=password_file)
-    if ca_bundle == "":  # an empty value returns to the system's trust store
-        values["ca_bundle"] = None
-    given = {"tenant": tenant, "client_id": client_id, "ca_bundle": ca_bundle or None,
-             "send_chain": send_chain, "legacy_sha1": legacy_sha1,
-             "scopes": tuple(scopes) if scopes else None}
-    values.update({key: value for key, value in given.items() if value is not None})
-    if cloud or authority_host:
-        values.update(cloud=cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
-    elif graph_endpoint:
-        values["graph_endpoint"] = graph_endpoint
-    if certificate or pfx_base64_env or password_env or password_file:
-        new = profiles.new_profile(
-            name, prompt=terminal_prompt(), check_name_rules=False,
-            **{key: values[key] for key in (
-                "tenant", "client_id", "certificate", "pfx_base64_env", "password_env",
-                "password_file", "scopes", "cloud", "authority_host", "graph_endpoint",
-                "ca_bundle", "send_chain", "legacy_sha1")})
-        changes = {key: value for key, value in new.to_dict().items() if key != "name"}
-        changes["scopes"] = new.scopes
-    else:  # same certificate: validate what changed, keep the recorded thumbprints
-        host, graph = clouds.resolve(cloud=values["cloud"], authority_host=values["authority_host"],
-                                     graph_endpoint=values["graph_endpoint"])
-        changes = dict(tenant=profiles.check_tenant(values["tenant"]),
-                       client_id=profiles.check_client_id(values["client_id"]),
-                       cloud=values["cloud"], authority_host=host, graph_endpoint=graph,
-                       ca_bundle=_ca_bundle(ca_bundle) if ca_bundle else values["ca_bundle"],
-                       scopes=tuple(values["scopes"]), send_chain=bool(values["send_chain"]),
-                       legacy_sha1=bool(values["legacy_sha1"]))
-    profile = store.update(name, **changes)
+    profile = store.replace(profiles.updated_profile(
+        store.get(name), prompt=terminal_prompt(), tenant=tenant, client_id=client_id,
+        certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
+        password_file=password_file, scopes=scopes, cloud=cloud, authority_host=authority_host,
+        graph_endpoint=graph_endpoint, ca_bundle=ca_bundle, send_chain=send_chain,
+        legacy_sha1=legacy_sha1))
     if make_default:
         store.set_default(name)
     tokens.warn_about_expiry(profile)
@@ -137,32 +99,23 @@ def profile_set_default(name):
 
 def profile_export(name, out, force=False):
     """Write the profile as portable, secret-free JSON (atomically, readable by others)."""
-    import json
+    from .core import profiles
 
-    from .core import fileio, profiles
-
-    document = profiles.export_document(profiles.ProfileStore().get(name))
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    fileio.atomic_write(out, text.encode("utf-8"), mode=fileio.PUBLIC, overwrite=force)
+    profiles.write_export(profiles.ProfileStore().get(name), out, force=force)
     return {"name": name, "file": out}
 
 
 def profile_import(file_path, name=None, force=False, make_default=False):
     """Add the profile in an exported file (optionally under a new name)."""
-    import json
     from pathlib import Path
 
-    from .core import fileio, profiles
-    from .core.errors import ConfigurationError
+    from .core import profiles
 
-    data = fileio.read_input(file_path, what="profile export")
-    try:
-        document = json.loads(data)
-    except ValueError:
-        raise ConfigurationError(f"The file '{file_path}' is not JSON.",
-                                 hint="Create it with 'az entracert profile export'.") from None
-    profile = profiles.import_document(document, name=name)
+    profile = profiles.read_export(file_path, name=name)
     store = profiles.ProfileStore()
+    if not force:
+        store.check_free(profile.name,
+                         hint="Import it under another --name, or pass --force to replace it.")
     store.add(profile, replace=force, make_default=make_default)
     if profile.certificate and not Path(profile.certificate).exists():
         logger.warning("The certificate '%s' of profile '%s' is not on this machine; copy it there "
@@ -277,42 +230,24 @@ def _active_az_cloud(cmd, graph_endpoint):
             graph_endpoint or (graph.rstrip("/") if graph else None))
 
 
-def _ca_bundle(path):
-    from pathlib import Path
-
-    from .core.fileio import read_input
-
-    resolved = str(Path(path).expanduser().resolve())
-    read_input(resolved, what="CA bundle")
-    return resolved
-
-
 def _verify(cmd, inspect, text, claims, profile):
-    """Fetch the issuer's JWKS over the chosen trust settings and check the signature.
+    """Check the signature against the issuer's keys (fetched over the chosen trust settings).
 
     A signature that does not verify is reported in the output (``valid: false`` and why) and
     makes az exit with 1 after printing it, like ``cert validate``.
     """
-    from .core.errors import NetworkError, TokenFormatError
-    from .core.http import HttpClient
+    from .core import profiles
+    from .core.errors import EntraCertError, TokenFormatError
     from ._support import exit_after_output
 
-    authority_host, ca_bundle = _trust_for(claims, profile)
-    url = inspect.jwks_url(claims, authority_host)
-    http = HttpClient(ca_bundle=ca_bundle)
-    try:
-        response = http.get(url)
-        if response.status_code != 200:
-            raise NetworkError(f"{url} answered HTTP {response.status_code}.", host=authority_host,
-                               hint="Check the authority host of the profile.")
+    default = None
+    if profile is None:
         try:
-            jwks = response.json()
-        except ValueError:
-            raise NetworkError(f"{url} answered with something that is not JSON.",
-                               host=authority_host,
-                               hint="Check the authority host of the profile.") from None
-    finally:
-        http.close()
+            default = profiles.ProfileStore().resolve()
+        except EntraCertError:
+            pass
+    authority_host, ca_bundle = inspect.trust_for(claims, profile=profile, default=default)
+    url, jwks = inspect.signing_keys(claims, authority_host=authority_host, ca_bundle=ca_bundle)
     signature = {"valid": True, "kid": None, "algorithm": None, "jwksUri": url}
     try:
         checked = inspect.verify(text, jwks=jwks)
@@ -323,31 +258,6 @@ def _verify(cmd, inspect, text, claims, profile):
                          error=exc.message)
         exit_after_output(cmd.cli_ctx, exc.message)
     return signature
-
-
-def _trust_for(claims, profile):
-    """(authority host, CA bundle) to fetch the signing keys with.
-
-    The profile given wins. Otherwise the default profile (or the environment's identity) is used
-    when the token comes from its authority (a v1 issuer names no host, so it is assumed to);
-    failing that, the host in the token's v2 issuer, or Entra's public one, with system trust.
-    """
-    from urllib.parse import urlsplit
-
-    from .core import profiles
-    from .core.errors import EntraCertError
-
-    if profile is not None:
-        return profile.authority_host, profile.ca_bundle
-    issuer = str(claims.get("iss") or "")
-    issuer_host = urlsplit(issuer).netloc.lower() if issuer.rstrip("/").endswith("/v2.0") else None
-    try:
-        default = profiles.ProfileStore().resolve()
-    except EntraCertError:
-        default = None
-    if default is not None and issuer_host in (None, urlsplit(default.authority_host).netloc):
-        return default.authority_host, default.ca_bundle
-    return (f"https://{issuer_host}" if issuer_host else "https://login.microsoftonline.com"), None
 
 
 class _ToAzLog(logging.Handler):

@@ -1,8 +1,8 @@
 """Reading an access token: decode its header and claims, and verify its signature.
 
 ``decode`` shows what a token says without trusting it (PyJWT's unverified decoding), with its
-times in local time and UTC. ``verify`` checks the RS256 signature against the issuer's JWKS, which
-the caller fetches (``jwks_url`` says where). A token is a secret: no message here ever contains
+times in local time and UTC. ``verify`` checks the RS256 signature against the issuer's JWKS;
+``trust_for`` picks whose trust settings reach the issuer and ``signing_keys`` fetches the keys. A token is a secret: no message here ever contains
 it, at most its length.
 """
 import datetime
@@ -251,3 +251,43 @@ def jwks_url(claims, authority_host):
     if "://" not in host:
         host = f"https://{host}"
     return f"{host}/{tid}/discovery/v2.0/keys"
+
+
+def signing_keys(claims, *, authority_host, ca_bundle=None):
+    """``(url, jwks)``: the issuer's published keys, fetched over the given trust settings."""
+    from .errors import NetworkError
+    from .http import HttpClient
+
+    url = jwks_url(claims, authority_host)
+    http = HttpClient(ca_bundle=ca_bundle)
+    try:
+        response = http.get(url)
+    finally:
+        http.close()
+    if response.status_code != 200:
+        raise NetworkError(f"{url} answered HTTP {response.status_code}.", host=authority_host,
+                           hint="Check the authority host of the profile.")
+    try:
+        return url, response.json()
+    except ValueError:
+        raise NetworkError(f"{url} answered with something that is not JSON.",
+                           host=authority_host,
+                           hint="Check the authority host of the profile.") from None
+
+
+def trust_for(claims, *, profile=None, default=None):
+    """``(authority host, CA bundle)`` to fetch the signing keys of a token with ``claims``.
+
+    The profile given wins. Otherwise the ``default`` profile is used when the token comes from its
+    authority (a v1 issuer names no host, so it is assumed to); failing that, the host in the
+    token's v2 issuer, or Entra's public one, with the system's trust store.
+    """
+    from urllib.parse import urlsplit
+
+    if profile is not None:
+        return profile.authority_host, profile.ca_bundle
+    issuer = str(claims.get("iss") or "")
+    issuer_host = urlsplit(issuer).netloc.lower() if issuer.rstrip("/").endswith("/v2.0") else None
+    if default is not None and issuer_host in (None, urlsplit(default.authority_host).netloc):
+        return default.authority_host, default.ca_bundle
+    return (f"https://{issuer_host}" if issuer_host else "https://login.microsoftonline.com"), None

@@ -198,6 +198,13 @@ class ProfileStore:
     def default_name(self):
         return self._read()["default"]
 
+    def check_free(self, name, *, hint=None):
+        """Refuse a name that is taken, early (before a password prompt or a slow load)."""
+        if name in self._read()["profiles"]:
+            raise ProfileError(f"A profile named '{name}' already exists.", name=name,
+                               hint=hint or "Choose another --name, or change it with "
+                                            "'az entracert profile update'.")
+
     def add(self, profile, *, make_default=False, replace=False):
         with self._change() as data:
             if profile.name in data["profiles"] and not replace:
@@ -217,6 +224,15 @@ class ProfileStore:
                                    hint=_known(data))
             profile = dataclasses.replace(Profile.from_dict(data["profiles"][name]), **changes)
             data["profiles"][name] = profile.to_dict()
+        return profile
+
+    def replace(self, profile):
+        """Store ``profile`` over the existing profile of the same name."""
+        with self._change() as data:
+            if profile.name not in data["profiles"]:
+                raise ProfileError(f"There is no profile named '{profile.name}'.",
+                                   name=profile.name, hint=_known(data))
+            data["profiles"][profile.name] = profile.to_dict()
         return profile
 
     def delete(self, name):
@@ -269,6 +285,29 @@ def import_document(document, *, name=None):
                                tenant=check_tenant(profile.tenant),
                                client_id=check_client_id(profile.client_id),
                                authority_host=host, graph_endpoint=graph)
+
+
+def write_export(profile, out, *, force=False):
+    """Write ``profile`` as a portable, secret-free JSON file (atomically, readable by others)."""
+    from .fileio import PUBLIC, atomic_write
+
+    text = json.dumps(export_document(profile), indent=2, sort_keys=True) + "\n"
+    atomic_write(out, text.encode("utf-8"), mode=PUBLIC, overwrite=force)
+
+
+def read_export(path, *, name=None):
+    """The profile in the exported file ``path`` (optionally renamed), validated."""
+    from .fileio import read_input
+
+    try:
+        document = json.loads(read_input(path, what="profile export"))
+    except ValueError:
+        raise ConfigurationError(f"The file '{path}' is not JSON.",
+                                 hint="Create it with 'az entracert profile export'.") from None
+    try:
+        return import_document(document, name=name)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"'{path}': {exc.message}", hint=exc.hint) from exc
 
 
 def _known(data):
@@ -333,3 +372,49 @@ def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=Non
         not_after=iso_z(loaded.certificate.not_valid_after_utc),
         scopes=tuple(scopes or ()), cloud=cloud, authority_host=host, graph_endpoint=graph,
         ca_bundle=ca_bundle, send_chain=bool(send_chain), legacy_sha1=bool(legacy_sha1))
+
+
+_LOADED_FROM = ("certificate", "pfx_base64_env", "password_env", "password_file")
+
+
+def updated_profile(old, *, prompt=None, **given):
+    """``old`` with the ``given`` fields changed (None: keep), validated like a new profile.
+
+    A new certificate source or password source replaces the old pair and the certificate is
+    loaded again (recording its new thumbprints); otherwise only what changed is checked and the
+    recorded thumbprints stay. ``ca_bundle=""`` returns to the system's trust store; a new cloud
+    or authority host replaces both endpoints.
+    """
+    values = old.to_dict()
+    if given.get("certificate") or given.get("pfx_base64_env"):
+        values.update(certificate=given.get("certificate"),
+                      pfx_base64_env=given.get("pfx_base64_env"))
+    if given.get("password_env") or given.get("password_file"):
+        values.update(password_env=given.get("password_env"),
+                      password_file=given.get("password_file"))
+    if given.get("cloud") or given.get("authority_host"):
+        values.update(cloud=given.get("cloud"), authority_host=given.get("authority_host"),
+                      graph_endpoint=given.get("graph_endpoint"))
+    for key in ("tenant", "client_id", "graph_endpoint", "send_chain", "legacy_sha1"):
+        if given.get(key) is not None:
+            values[key] = given[key]
+    if given.get("scopes"):
+        values["scopes"] = tuple(given["scopes"])
+    if given.get("ca_bundle") is not None:
+        values["ca_bundle"] = given["ca_bundle"] or None
+    fields = {key: values[key] for key in (
+        "tenant", "client_id", "certificate", "pfx_base64_env", "password_env", "password_file",
+        "scopes", "cloud", "authority_host", "graph_endpoint", "ca_bundle", "send_chain",
+        "legacy_sha1")}
+    if any(given.get(key) for key in _LOADED_FROM):
+        return new_profile(old.name, prompt=prompt, check_name_rules=False, **fields)
+    host, graph = clouds.resolve(cloud=fields["cloud"], authority_host=fields["authority_host"],
+                                 graph_endpoint=fields["graph_endpoint"])
+    if given.get("ca_bundle"):
+        fields["ca_bundle"] = str(Path(given["ca_bundle"]).expanduser().resolve())
+        check_ca_bundle(fields["ca_bundle"])
+    return dataclasses.replace(
+        old, tenant=check_tenant(fields["tenant"]), client_id=check_client_id(fields["client_id"]),
+        cloud=fields["cloud"], authority_host=host, graph_endpoint=graph,
+        ca_bundle=fields["ca_bundle"], scopes=tuple(fields["scopes"] or ()),
+        send_chain=bool(fields["send_chain"]), legacy_sha1=bool(fields["legacy_sha1"]))

@@ -189,8 +189,9 @@ def test_export_holds_no_secret_and_import_restores_it(make_app, create, entra_d
         commands.profile_export("orig", str(out))
     copy = commands.profile_import(str(out), name="copy")
     assert {**copy, "name": "orig", "isDefault": True} == original
-    with pytest.raises(ProfileError, match="already exists"):
+    with pytest.raises(ProfileError, match="already exists") as taken:
         commands.profile_import(str(out))
+    assert "--force" in taken.value.hint
     assert commands.profile_import(str(out), force=True)["name"] == "orig"
 
 
@@ -200,8 +201,9 @@ def test_export_holds_no_secret_and_import_restores_it(make_app, create, entra_d
 ])
 def test_import_refuses_what_export_did_not_write(entra_dir, tmp_path, content, words):
     (tmp_path / "in.json").write_text(content)
-    with pytest.raises(ConfigurationError, match=words):
+    with pytest.raises(ConfigurationError, match=words) as refused:
         commands.profile_import(str(tmp_path / "in.json"))
+    assert "in.json" in refused.value.message
     assert not (entra_dir / "profiles.json").exists()
 
 

@@ -1,5 +1,6 @@
 """The profile store: validation, no secrets on disk, atomic and locked changes, environment
 configuration with azure-identity's variable names."""
+import dataclasses
 import json
 import multiprocessing
 
@@ -209,3 +210,19 @@ def test_environment_identity_names_its_password_variable(openssl_files, store, 
     from azext_entracert.core import tokens
     with pytest.raises(PasswordError, match="AZURE_CLIENT_CERTIFICATE_PASSWORD is not set"):
         tokens.load_profile_certificate(profile)
+
+
+def test_update_keeps_the_recorded_certificate_unless_its_source_changes(store, cert_pem,
+                                                                        make_app, tmp_path):
+    original = store.add(make("u", cert_pem))
+    moved = profiles.updated_profile(original, tenant="contoso.onmicrosoft.com",
+                                     scopes=["api://x/.default"])
+    assert (moved.tenant, moved.scopes) == ("contoso.onmicrosoft.com", ("api://x/.default",))
+    assert moved.thumbprint == original.thumbprint
+    other = make_app("profile-update-other", key_index=3)
+    switched = profiles.updated_profile(original, certificate=other.pem_path)
+    assert switched.thumbprint != original.thumbprint and switched.certificate == other.pem_path
+    with pytest.raises(ConfigurationError, match="tenant"):
+        profiles.updated_profile(original, tenant="common")
+    assert profiles.updated_profile(
+        dataclasses.replace(original, ca_bundle="/x.pem"), ca_bundle="").ca_bundle is None
