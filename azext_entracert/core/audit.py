@@ -106,7 +106,7 @@ def read(directory, *, profile=None, since=None, limit=None):
     """
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise ConfigurationError(f"The audit limit must be a whole number of 0 or more, "
-                                 f"not {limit!r}.")
+                                 f"not {limit!r}.", hint="Use e.g. --limit 20.")
     cutoff = parse_since(since) if since is not None else None
     path = Path(directory).expanduser() / FILE_NAME
     entries = AuditEntries()

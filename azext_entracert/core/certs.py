@@ -384,8 +384,11 @@ def validate(loaded, *, warn_days=30, key_path=None, now=None):
           f"valid from {iso_z(not_before)} to {iso_z(not_after)}"
           + ("" if in_window else (" (expired)" if now >= not_after else " (not yet valid)")))
     days_left = (not_after - now).days
-    check("expiresSoon", not in_window or days_left >= warn_days,
-          f"{days_left} day(s) left (warning below {warn_days})", severity="warning")
+    if now >= not_after:
+        check("expiresSoon", False, "already expired (see validityPeriod)", severity="warning")
+    else:
+        check("expiresSoon", days_left >= warn_days,
+              f"{days_left} day(s) left (warning below {warn_days})", severity="warning")
     if loaded.private_key is not None:
         check("privateKeyMatches", key_matches(loaded.private_key, certificate),
               "the private key belongs to the certificate")
