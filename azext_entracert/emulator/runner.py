@@ -61,21 +61,26 @@ class Emulator:
         self.host, self.port = host, port
         self.clock_skew, self.clock = clock_skew, clock
         self._tenant_domain = tenant_domain
-        self._server = self._thread = None
+        self._server = self._thread = self._state_lock = None
 
     # --- life cycle --------------------------------------------------------------------------
 
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
-        self.pki = Pki(self.state_dir, host=self.host)
-        self.state = st.TenantState(self.state_dir, tenant_domain=self._tenant_domain)
-        self.admin = self._ensure_admin()
+        self._claim_state_dir()
         try:
+            self.pki = Pki(self.state_dir, host=self.host)
+            self.state = st.TenantState(self.state_dir, tenant_domain=self._tenant_domain)
+            self.admin = self._ensure_admin()
             server = TLSServer((self.host, self.port), self.pki.server_context(), None)
         except OSError as exc:
+            self._release_state_dir()
             raise ConfigurationError(f"The emulator cannot listen on {self.host}:{self.port}: "
                                      f"{exc.strerror or exc}.",
                                      hint="Choose another --port, or 0 for a free one.") from exc
+        except BaseException:
+            self._release_state_dir()
+            raise
         self.port = server.server_address[1]
         url_host = f"[{self.host}]" if ":" in self.host else self.host
         self.authority_host = f"https://{url_host}:{self.port}"
@@ -96,6 +101,26 @@ class Emulator:
             self._server.server_close()
             self._thread.join(timeout=5)
             self._server = self._thread = None
+        self._release_state_dir()
+
+    def _claim_state_dir(self):
+        """One emulator per state dir: two would overwrite each other's tenant.json."""
+        import portalocker
+
+        lock = portalocker.Lock(os.path.join(self.state_dir, "emulator.lock"), mode="a",
+                                timeout=0, flags=portalocker.LOCK_EX | portalocker.LOCK_NB)
+        try:
+            lock.acquire()
+        except portalocker.LockException:
+            raise ConfigurationError(
+                f"Another emulator is already running on the state dir '{self.state_dir}'.",
+                hint="Stop it first, or give this one its own --state-dir.") from None
+        self._state_lock = lock
+
+    def _release_state_dir(self):
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
 
     def __enter__(self):
         return self.start() if self._server is None else self

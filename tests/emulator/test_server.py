@@ -276,3 +276,15 @@ def test_protocol_errors_are_json_too(emulator):
         answer = tls.recv(65536).decode()
     head, _, body = answer.partition("\r\n\r\n")
     assert head.startswith("HTTP/1.1 501") and json.loads(body)["error"] == "invalid_request"
+
+
+def test_one_emulator_per_state_dir(tmp_path):
+    """A second emulator on the same state dir would overwrite the first one's tenant.json."""
+    from azext_entracert.core.errors import ConfigurationError
+    from azext_entracert.emulator import Emulator
+
+    with Emulator(tmp_path):
+        with pytest.raises(ConfigurationError, match="already running on the state dir"):
+            Emulator(tmp_path).start()
+    with Emulator(tmp_path) as again:  # released on stop
+        assert again.port
