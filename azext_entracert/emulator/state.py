@@ -200,7 +200,9 @@ def delete_application(data, object_id):
 
 
 def application_by_app_id(data, app_id):
-    return next((a for a in data["applications"].values() if a["appId"] == app_id), None)
+    # GUIDs compare case-insensitively, as Entra does with a client id typed in upper case.
+    wanted = app_id.lower()
+    return next((a for a in data["applications"].values() if a["appId"].lower() == wanted), None)
 
 
 def service_principal_for(data, app_id):

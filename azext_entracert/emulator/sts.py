@@ -216,9 +216,16 @@ class SecurityTokenService:
             raise TokenError(70003, grant_type=form["grant_type"][:100])
         client_id = form["client_id"].strip()
         fields = {"client_id": client_id[:100], "tenant": self.state.tenant_id}
+        try:
+            return self._authenticate(request, tenant, form, client_id, fields)
+        except TokenError as exc:  # every refusal from here on is logged with the client id
+            exc.fields.setdefault("client_id", fields["client_id"])
+            raise
+
+    def _authenticate(self, request, tenant, form, client_id, fields):
         with self.state.read() as data:
             app = st.application_by_app_id(data, client_id)
-            client_sp = st.service_principal_for(data, client_id) if app else None
+            client_sp = st.service_principal_for(data, app["appId"]) if app else None
         if app is None or client_sp is None:
             raise TokenError(700016, **fields)
         if form.get("client_assertion"):
@@ -234,7 +241,7 @@ class SecurityTokenService:
         resource_sp, audience, version = self._resource(form["scope"], fields)
         with self.state.read() as data:
             roles = st.roles_of(data, client_sp["id"], resource_sp["id"])
-        token = self._access_token(client_id, client_sp["id"], acr, audience, version, roles,
+        token = self._access_token(app["appId"], client_sp["id"], acr, audience, version, roles,
                                    resource_sp)
         return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
                 "ext_expires_in": TOKEN_LIFETIME, "access_token": token,
@@ -279,9 +286,9 @@ class SecurityTokenService:
                 raise TokenError(90014, field=name)
         if not self._audience_ok(claims["aud"], request):
             raise TokenError(700023)
-        if claims["iss"] != app["appId"]:
+        if str(claims["iss"]).lower() != app["appId"].lower():
             raise TokenError(700021)
-        if claims["sub"] != claims["iss"]:
+        if str(claims["sub"]).lower() != str(claims["iss"]).lower():
             raise TokenError(50048)
         self._check_window(claims, now)
         # For the request log: how the client signed (never the assertion itself).

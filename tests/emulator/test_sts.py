@@ -422,3 +422,24 @@ def test_verify_access_token_rejects_what_the_emulator_did_not_issue(emulator, a
                            algorithm="RS256", headers={"kid": jwt.get_unverified_header(good)["kid"]})):
         with pytest.raises(ValueError):
             emulator.verify_access_token(bad)
+
+
+def test_refusals_after_the_client_is_known_are_logged_with_its_id(emulator, app, rsa_keys):
+    """The request log must say whose assertion was refused (never the assertion itself)."""
+    emulator.clear_log()
+    stray = make_certificate(rsa_keys[2])
+    with_assertion(emulator, app, make_assertion(emulator, app, key=rsa_keys[2], cert=stray))
+    (entry,) = [e for e in emulator.requests_log() if e["path"].endswith("/token")]
+    assert (entry["client_id"], entry["error_code"]) == (app.app_id, "AADSTS700027")
+
+
+def test_client_id_in_upper_case_is_the_same_application(emulator, app):
+    """GUIDs compare case-insensitively; the token names the registered (lower-case) appId."""
+    upper = app.app_id.upper()
+    assertion = make_assertion(emulator, app, claims={"iss": upper, "sub": upper})
+    response = token_request(emulator, {
+        "client_id": upper, "grant_type": "client_credentials", "scope": GRAPH,
+        "client_assertion_type": JWT_BEARER, "client_assertion": assertion})
+    assert response.status_code == 200, response.text
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["appid"] == app.app_id
