@@ -90,8 +90,9 @@ class EntraTokenFactory:
 
             raise pytest.fail.Exception(f"entracert: {exc}", pytrace=False) from None
 
-    def get(self, scopes=None, *, profile=None, force=False):
-        """Like calling the factory, but a failure raises the core's ``EntraCertError``."""
+    def get(self, scopes=None, *, profile=None, force=False, claims=None):
+        """Like calling the factory, but a failure raises the core's ``EntraCertError``.
+        ``claims`` (a resource's claims challenge) goes to the authority, never to a cache."""
         from azext_entracert.core.errors import EntraCertError
 
         identity = self._profile(profile)
@@ -101,10 +102,10 @@ class EntraTokenFactory:
             if key in self._failed and not force:
                 raise self._failed[key].with_traceback(None)
             held = self._held.get(key)
-            if (force or held is None
+            if (force or claims or held is None
                     or held.expires_within(self.config.refresh_skew, now=self.clock())):
                 try:
-                    held = self._fetch(identity, scopes, held, force)
+                    held = self._fetch(identity, scopes, held, force, claims)
                 except EntraCertError as exc:
                     self._failed[key] = exc
                     raise
@@ -112,14 +113,14 @@ class EntraTokenFactory:
                 self._held[key] = held
         return held
 
-    def _fetch(self, identity, scopes, expiring, force):
+    def _fetch(self, identity, scopes, expiring, force, claims=None):
         from azext_entracert.core import tokens
 
         now = self.clock()
         token = EntraToken(tokens.acquire(identity, scopes, directory=self.config.cache_dir,
-                                          force=force, now=now))
+                                          force=force, now=now, claims=claims))
         stale = expiring is not None and token.value == expiring.value
-        if not force and (stale or token.expires_within(self.config.refresh_skew, now=now)):
+        if not (force or claims) and (stale or token.expires_within(self.config.refresh_skew, now=now)):
             # The shared cache still trusts a token we consider spent (its clock or skew differs
             # from ours): ask the authority for a new one.
             token = EntraToken(tokens.acquire(identity, scopes, directory=self.config.cache_dir,
@@ -144,7 +145,8 @@ class EntraCredential:
     """azure-core's ``TokenCredential`` (and ``SupportsTokenInfo``) over the token factory, so any
     Azure SDK client can use the test identity: ``BlobServiceClient(url, credential=...)``.
 
-    A ``claims`` challenge (continuous access evaluation) bypasses the cache; a ``tenant_id``
+    A ``claims`` challenge (continuous access evaluation) is sent to the authority, bypassing
+    every cache; a ``tenant_id``
     other than the identity's is refused, as azure-identity does without
     ``additionally_allowed_tenants``.
     """
@@ -180,7 +182,7 @@ class EntraCredential:
                 message=f"EntraCredential is for tenant {identity.tenant}; the SDK asked for "
                         f"tenant {tenant_id}. Configure the identity of that tenant instead.")
         try:
-            return self._factory.get(list(scopes), profile=self._profile, force=bool(claims))
+            return self._factory.get(list(scopes), profile=self._profile, claims=claims)
         except EntraCertError as exc:
             raise ClientAuthenticationError(message=str(exc)) from exc
 

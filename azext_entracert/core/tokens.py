@@ -166,11 +166,14 @@ class HttpCache(dict):
             self._snapshot = data
 
 
-def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, now=None):
+def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, now=None,
+            claims=None):
     """An access token for ``profile``: from the cache when possible, else from Entra.
 
     ``prompt`` asks for the certificate password when the profile names no source and a person is
-    at the terminal; it is called only if the certificate must be loaded.
+    at the terminal; it is called only if the certificate must be loaded. ``claims`` is a claims
+    challenge from a resource (continuous access evaluation): it is sent to Entra, and MSAL never
+    answers it from the cache.
     """
     import msal
     import requests
@@ -203,7 +206,7 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
                 app_name="entracert")
             if force:
                 _forget(cache, profile.client_id, scopes)
-            result = app.acquire_token_for_client(scopes)
+            result = app.acquire_token_for_client(scopes, claims_challenge=claims)
     except EntraCertError as exc:
         _audit_failure(directory, profile, scopes, signer, exc)
         raise

@@ -226,3 +226,14 @@ def test_moved_certificate_names_the_profile_and_the_fix(make_app, profile_for, 
     with pytest.raises(InputFileError, match="profile 'moved'") as err:
         tokens.acquire(profile, directory=entra_dir)
     assert "profile update --name moved --certificate" in err.value.hint
+
+
+def test_claims_challenge_goes_to_entra_even_with_a_cached_token(emulator, make_app, profile_for,
+                                                                 entra_dir):
+    profile = profile_for(make_app("tokens-claims"))
+    tokens.acquire(profile, directory=entra_dir)
+    emulator.clear_log()
+    challenge = '{"access_token": {"nbf": {"essential": true, "value": "1700000000"}}}'
+    again = tokens.acquire(profile, directory=entra_dir, claims=challenge)
+    assert again.source == "network"
+    assert len(token_requests(emulator, profile.client_id)) == 1
