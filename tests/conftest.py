@@ -5,6 +5,7 @@ RSA key generation is the slow part of most tests, so keys come from a session-w
 """
 import dataclasses
 import datetime
+import os
 
 import pytest
 
@@ -121,3 +122,28 @@ def trust_emulator(monkeypatch, emulator):
 def utc(offset_seconds=0):
     """Now plus ``offset_seconds``, timezone-aware UTC."""
     return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset_seconds)
+
+
+def az_environment(emulator, config_dir, *, base=None):
+    """Environment for the real az against the emulator: its own config dir, trusting only the
+    emulator's CA (ENTRA-FACTS 0.3) and without instance discovery (0.2)."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if k not in ("CURL_CA_BUNDLE", "SSL_CERT_FILE")}
+    env.update(AZURE_CONFIG_DIR=str(config_dir), REQUESTS_CA_BUNDLE=emulator.ca_bundle,
+               AZURE_CORE_INSTANCE_DISCOVERY="false", AZURE_CORE_COLLECT_TELEMETRY="false",
+               AZURE_CORE_NO_COLOR="true")
+    return env
+
+
+def sign_in_az(run, emulator, *, client_id=None, certificate=None, tenant=None, cloud="Emu"):
+    """Make the emulator az's active cloud and log in as a service principal, the way ENTRA-FACTS
+    0.8 found the real az 2.91 works (default: the emulator's admin). ``run(*args)`` runs az."""
+    origin = emulator.authority_host
+    run("cloud", "register", "-n", cloud, "--endpoint-active-directory", origin,
+        "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+        "--endpoint-resource-manager", origin + "/",
+        "--endpoint-microsoft-graph-resource-id", origin + "/", "--skip-endpoint-discovery")
+    run("cloud", "set", "-n", cloud)
+    run("login", "--service-principal", "-u", client_id or emulator.admin["client_id"],
+        "--certificate", certificate or emulator.admin["certificate"],
+        "--tenant", tenant or emulator.tenant_id, "--skip-subscription-discovery")

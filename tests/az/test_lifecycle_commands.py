@@ -12,19 +12,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from azext_entracert.core import profiles
-from tests.az.conftest import AZ
-from tests.conftest import make_certificate
+from .conftest import AZ
+from conftest import az_environment, make_certificate, sign_in_az
 
 
 @pytest.fixture(scope="module")
 def logged_in(az_env, emulator, tmp_path_factory):
     """az with our extension, logged in to the emulator's tenant as its admin service principal
-    (as tests/emulator/test_graph_az.py does), with its own config dir and profile store."""
+    (conftest.sign_in_az), with its own config dir and profile store."""
     config = tmp_path_factory.mktemp("az-lifecycle")
-    env = {**az_env, "AZURE_CONFIG_DIR": str(config), "REQUESTS_CA_BUNDLE": emulator.ca_bundle,
-           "AZURE_CORE_INSTANCE_DISCOVERY": "false", "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
-    env.pop("CURL_CA_BUNDLE", None)
-    env.pop("SSL_CERT_FILE", None)
+    env = {**az_environment(emulator, config, base=az_env), "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
 
     def run(*args, check=True):
         output = [] if "-o" in args else ["-o", "json"]  # JSON, unless the test asks otherwise
@@ -37,19 +34,11 @@ def logged_in(az_env, emulator, tmp_path_factory):
             return done.returncode, json.loads(done.stdout), done.stderr
         return done.returncode, done.stdout or None, done.stderr
 
-    origin = emulator.authority_host
-    run("cloud", "register", "-n", "EntraCertEmu", "--endpoint-active-directory", origin,
-        "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-        "--endpoint-resource-manager", origin + "/",
-        "--endpoint-microsoft-graph-resource-id", origin + "/", "--skip-endpoint-discovery")
-    run("cloud", "set", "-n", "EntraCertEmu")
-    run("login", "--service-principal", "-u", emulator.admin["client_id"], "--certificate",
-        emulator.admin["certificate"], "--tenant", emulator.tenant_id,
-        "--skip-subscription-discovery")
+    sign_in_az(run, emulator)
     store = profiles.ProfileStore(config / "entracert")
     store.add(profiles.new_profile(
         "admin", tenant=emulator.tenant_id, client_id=emulator.admin["client_id"],
-        certificate=emulator.admin["certificate"], authority_host=origin,
+        certificate=emulator.admin["certificate"], authority_host=emulator.authority_host,
         ca_bundle=emulator.ca_bundle))
     run.store = store
     return run

@@ -21,7 +21,7 @@ from azext_entracert.core import certgen, certs, profiles, tokens
 from azext_entracert.core.errors import (CertificateError, ConfigurationError, InputFileError,
                                          NetworkError, OutputError, PasswordError, ProfileError,
                                          TokenFormatError)
-from tests.conftest import make_certificate, pem_of, utc
+from conftest import make_certificate, pem_of, utc
 
 PFX_PASSWORD = "pfx password"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from azext_entracert.core import certs, profiles
-from tests.conftest import make_certificate, pem_of
+from conftest import make_certificate, pem_of
 
 
 @pytest.fixture

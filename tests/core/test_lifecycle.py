@@ -14,7 +14,7 @@ from azext_entracert.core.errors import (AuthenticationError, CertificateError,
                                          ConfigurationError)
 from azext_entracert.core.rotation import RotationError, rotate
 
-from tests.conftest import make_certificate, utc
+from conftest import make_certificate, utc
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cryptography.x509 import ocsp
 from azext_entracert.core import certgen, certs, revocation
 from azext_entracert.core.errors import CertificateError
 
-from tests.conftest import make_certificate, utc
+from conftest import make_certificate, utc
 
 
 class Authority:

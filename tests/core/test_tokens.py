@@ -89,7 +89,7 @@ def test_force_refresh_goes_to_the_network(emulator, make_app, profile_for, entr
 
 def test_unregistered_certificate_is_explained(emulator, make_app, profile_for, entra_dir, rsa_keys):
     app = make_app("tokens-unregistered")
-    from tests.conftest import make_certificate, pem_of
+    from conftest import make_certificate, pem_of
     other = rsa_keys[7]
     stray = entra_dir.parent / "stray.pem"
     stray.write_text(pem_of(other, make_certificate(other, "stray")))
@@ -124,7 +124,7 @@ def test_unreachable_authority(make_app, profile_for, entra_dir):
 
 
 def test_changed_certificate_file_is_reported(make_app, profile_for, entra_dir, rsa_keys):
-    from tests.conftest import make_certificate, pem_of
+    from conftest import make_certificate, pem_of
     app = make_app("tokens-changed")
     profile = profile_for(app)
     with open(app.pem_path, "w") as handle:

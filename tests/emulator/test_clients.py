@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import az_environment, sign_in_az
+
 GRAPH = "https://graph.microsoft.com/.default"
 ARM = "https://management.core.windows.net//.default"
 AZ = str(Path(sys.executable).with_name("az"))
@@ -140,21 +142,13 @@ def test_azure_cli_logs_in_and_gets_tokens(emulator, make_app, tmp_path):
     """The real az 2.91 (ENTRA-FACTS 0.8): register the emulator as a cloud, log in with a
     certificate through the domain tenant, and fetch ARM and Graph tokens."""
     app = make_app("clients-az", key_index=9)
-    env = {**os.environ, "AZURE_CONFIG_DIR": str(tmp_path / "az"),
-           "REQUESTS_CA_BUNDLE": emulator.ca_bundle, "AZURE_CORE_INSTANCE_DISCOVERY": "false",
-           "AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true"}
-    env.pop("CURL_CA_BUNDLE", None)
+    env = az_environment(emulator, tmp_path / "az")
     host = emulator.authority_host
-    run_az(["cloud", "register", "-n", "Emu", "--endpoint-active-directory", host,
-            "--endpoint-resource-manager", host + "/",
-            "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-            "--endpoint-microsoft-graph-resource-id", host + "/", "--skip-endpoint-discovery"], env)
     # the ARM metadata route lets az discover the same endpoints by itself
     run_az(["cloud", "register", "-n", "EmuDiscovered", "--endpoint-resource-manager", host + "/"],
            env)
-    run_az(["cloud", "set", "-n", "Emu"], env)
-    run_az(["login", "--service-principal", "-u", app.app_id, "--certificate", app.pem_path,
-            "--tenant", emulator.tenant_domain, "--skip-subscription-discovery"], env)
+    sign_in_az(lambda *args: run_az(list(args), env), emulator, client_id=app.app_id,
+               certificate=app.pem_path, tenant=emulator.tenant_domain)
     arm = json.loads(run_az(["account", "get-access-token", "-o", "json"], env))
     claims = emulator.verify_access_token(arm["accessToken"])
     assert claims["aud"] == "https://management.core.windows.net/"
@@ -165,49 +159,3 @@ def test_azure_cli_logs_in_and_gets_tokens(emulator, make_app, tmp_path):
     discovered = json.loads(run_az(["cloud", "show", "-n", "EmuDiscovered", "-o", "json"], env))
     assert discovered["endpoints"]["activeDirectory"] == host
     assert discovered["endpoints"]["microsoftGraphResourceId"] == host + "/"
-
-
-@pytest.mark.skipif(not os.path.exists(AZ), reason="az is not installed beside this Python")
-def test_azure_cli_manages_certificate_credentials_through_graph(emulator, make_app, rsa_keys,
-                                                                 tmp_path):
-    """``az ad app credential list / reset --append / delete`` (ENTRA-FACTS 1.6) as the admin."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from conftest import make_certificate
-    from azext_entracert.core.certs import sha1_thumbprint
-
-    app = make_app("clients-az-graph", key_index=9)
-    env = {**os.environ, "AZURE_CONFIG_DIR": str(tmp_path / "az"),
-           "REQUESTS_CA_BUNDLE": emulator.ca_bundle, "AZURE_CORE_INSTANCE_DISCOVERY": "false",
-           "AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true"}
-    env.pop("CURL_CA_BUNDLE", None)
-    host = emulator.authority_host
-    run_az(["cloud", "register", "-n", "Emu", "--endpoint-active-directory", host,
-            "--endpoint-resource-manager", host + "/",
-            "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-            "--endpoint-microsoft-graph-resource-id", host + "/", "--skip-endpoint-discovery"], env)
-    run_az(["cloud", "set", "-n", "Emu"], env)
-    run_az(["login", "--service-principal", "-u", emulator.admin["client_id"], "--certificate",
-            emulator.admin["certificate"], "--tenant", emulator.tenant_id,
-            "--skip-subscription-discovery"], env)
-
-    listed = json.loads(run_az(["ad", "app", "credential", "list", "--id", app.app_id, "--cert",
-                                "-o", "json"], env))
-    assert [c["customKeyIdentifier"] for c in listed] == [sha1_thumbprint(app.certificate)]
-
-    new_cert = make_certificate(rsa_keys[10], "clients-az-graph-next")
-    new_pem = tmp_path / "next.pem"
-    new_pem.write_bytes(new_cert.public_bytes(Encoding.PEM))
-    run_az(["ad", "app", "credential", "reset", "--id", app.app_id, "--cert", f"@{new_pem}",
-            "--append"], env)
-    stored = emulator.application(app.app_id)["keyCredentials"]
-    assert {c["customKeyIdentifier"] for c in stored} == {sha1_thumbprint(app.certificate),
-                                                          sha1_thumbprint(new_cert)}
-    assert all(c["key"] for c in stored)  # the re-sent entry (key: null) kept its key
-
-    old_key_id = next(c["keyId"] for c in stored
-                      if c["customKeyIdentifier"] == sha1_thumbprint(app.certificate))
-    run_az(["ad", "app", "credential", "delete", "--id", app.app_id, "--key-id", old_key_id,
-            "--cert"], env)
-    assert [c["customKeyIdentifier"] for c in emulator.application(app.app_id)["keyCredentials"]
-            ] == [sha1_thumbprint(new_cert)]

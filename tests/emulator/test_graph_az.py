@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from azext_entracert.core import certs
+from conftest import az_environment, sign_in_az
 
 from .test_graph import make_cert
 
@@ -24,13 +25,10 @@ pytestmark = [pytest.mark.xdist_group("az-graph"),
 class Az:
     """Runs the real az with its own config dir, trusting only the emulator's CA."""
 
-    def __init__(self, config_dir, ca_bundle):
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("AZURE_", "CURL_CA_BUNDLE", "SSL_CERT"))}
-        self.env.update(AZURE_CONFIG_DIR=str(config_dir), REQUESTS_CA_BUNDLE=ca_bundle,
-                        AZURE_CORE_INSTANCE_DISCOVERY="false",
-                        AZURE_CORE_COLLECT_TELEMETRY="false", AZURE_CORE_NO_COLOR="1",
-                        AZURE_CORE_ONLY_SHOW_ERRORS="true")
+    def __init__(self, config_dir, emulator):
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+        self.env = az_environment(emulator, config_dir, base=base)
+        self.env["AZURE_CORE_ONLY_SHOW_ERRORS"] = "true"
 
     def __call__(self, *args, check=True):
         result = subprocess.run([str(AZ), *args, "-o", "json"], env=self.env, capture_output=True,
@@ -43,16 +41,8 @@ class Az:
 @pytest.fixture(scope="module")
 def az(emulator, tmp_path_factory):
     """az logged in to the emulator's tenant as its admin (Application.ReadWrite.All)."""
-    run = Az(tmp_path_factory.mktemp("azure-config"), emulator.ca_bundle)
-    origin = emulator.authority_host
-    run("cloud", "register", "-n", "EntraCertEmu", "--endpoint-active-directory", origin,
-        "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-        "--endpoint-resource-manager", origin + "/",
-        "--endpoint-microsoft-graph-resource-id", origin + "/", "--skip-endpoint-discovery")
-    run("cloud", "set", "-n", "EntraCertEmu")
-    run("login", "--service-principal", "-u", emulator.admin["client_id"],
-        "--certificate", emulator.admin["certificate"], "--tenant", emulator.tenant_id,
-        "--skip-subscription-discovery")
+    run = Az(tmp_path_factory.mktemp("azure-config"), emulator)
+    sign_in_az(run, emulator)
     return run
 
 

@@ -34,7 +34,7 @@ def run(pytester):
 def certificate_pem(rsa_keys, tmp_path_factory):
     """A key + self-signed certificate PEM (0600) for identities that are never sent anywhere."""
     from azext_entracert.core.fileio import PRIVATE, atomic_write
-    from tests.conftest import make_certificate, pem_of
+    from conftest import make_certificate, pem_of
 
     path = tmp_path_factory.mktemp("plugin-cert") / "identity.pem"
     certificate = make_certificate(rsa_keys[0], "entracert-plugin-test", days=365)
