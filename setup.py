@@ -39,6 +39,5 @@ setup(
     classifiers=[
         "Framework :: Pytest",
         "Programming Language :: Python :: 3",
-        "License :: OSI Approved :: MIT License",
     ],
 )
