@@ -87,10 +87,17 @@ class GraphClient:
     def append_key_credential(self, application, loaded, *, display_name=None):
         """PATCH ``application``'s keys to its existing ones plus ``loaded``; return the new entry."""
         entry = key_credential(loaded, display_name=display_name)
-        kept = [{**existing, "key": None} for existing in application.get("keyCredentials", [])]
-        self.call("PATCH", f"applications/{quote(application['id'])}",
-                  body={"keyCredentials": [*kept, entry]})
+        self.set_key_credentials(application, application.get("keyCredentials") or [], entry)
         return entry
+
+    def set_key_credentials(self, application, kept, *new):
+        """PATCH the whole key collection to the ``kept`` existing entries plus ``new`` ones.
+
+        Existing entries go back with ``key: null``: Graph keeps the stored key of a keyId it
+        knows, and re-sending every certificate's DER would only make the request larger.
+        """
+        body = {"keyCredentials": [*({**entry, "key": None} for entry in kept), *new]}
+        self.call("PATCH", f"applications/{quote(application['id'])}", body=body)
 
 
 def _graph_error(method, path, status, payload):

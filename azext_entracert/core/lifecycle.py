@@ -15,7 +15,6 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from urllib.parse import quote
 
 from . import audit
 from .errors import CertificateError, ConfigurationError
@@ -131,8 +130,8 @@ def add_certificate(graph, profile, path, *, password=None, display_name=None, a
         raise CertificateError(
             f"The certificate {public.thumbprint} in '{public.source}' is not fit to register: "
             f"{'; '.join(failed)}.", path=public.source, thumbprint=public.thumbprint,
-            hint="Run 'az entracert cert validate --file FILE' for details, and register a "
-                 "certificate that passes.")
+            hint=f"Run 'az entracert cert validate --file {public.source}' for details, and "
+                 "register a certificate that passes.")
     application = graph.find_application(app_id or profile.client_id)
     for entry in application.get("keyCredentials") or []:
         if entry_thumbprint(entry) == public.thumbprint:
@@ -187,8 +186,8 @@ def remove_certificate(graph, profile, *, thumbprint=None, key_id=None, force=Fa
             f"The certificate {doomed_thumbprint} is the last valid certificate of application "
             f"{application['appId']}; without it the application cannot sign in or roll its keys.",
             hint="Register a replacement first ('az entracert app cert add'), or pass --force.")
-    kept = [{**e, "key": None} for e in entries if e is not doomed]
-    graph.call("PATCH", f"applications/{quote(application['id'])}", body={"keyCredentials": kept})
+    kept = [e for e in entries if e is not doomed]
+    graph.set_key_credentials(application, kept)
     KnownKeys(directory).forget(application["appId"], doomed_thumbprint)
     audit_change(directory, profile, "app-cert-remove", None, detail=(
         f"removed {doomed_thumbprint} (keyId {doomed.get('keyId')}) from {application['appId']}"))

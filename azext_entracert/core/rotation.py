@@ -185,16 +185,12 @@ def _plan(profile, *, days, key_size, subject, sans, out, password_env, password
         return typed["password"]
 
     current = tokens.load_profile_certificate(profile, prompt=remembering if prompt else None)
-    chosen = password_env or password_file or no_password
-    if chosen:
-        source = password_source(env=password_env, file=password_file, no_password=no_password)
-        password = source.get(purpose="password for the new PFX")
-    else:
+    if not (password_env or password_file or no_password):  # protected like the current file
         password_env, password_file = profile.password_env, profile.password_file
-        source = password_source(env=password_env, file=password_file)
-        password = source.get(purpose="password for the new PFX")
-        if password is None and typed.get("password"):
-            password = typed["password"].encode("utf-8")
+    password = password_source(env=password_env, file=password_file, no_password=no_password
+                               ).get(purpose="password for the new PFX")
+    if password is None and not no_password and typed.get("password"):
+        password = typed["password"].encode("utf-8")
     if password == b"":
         raise ConfigurationError("The password for the new PFX is empty.",
                                  hint="Give a non-empty password, or pass --no-password.")
@@ -313,4 +309,4 @@ class _Runner:
 
     def audit(self, step, loaded, *, ok, detail):
         audit_change(self.directory, self.profile, f"rotate-{step}", loaded,
-               outcome="success" if ok else "failure", detail=detail)
+                     outcome="success" if ok else "failure", detail=detail)

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from . import aadsts, audit
-from .errors import (AuthenticationError, CertificateError, EntraCertError, InputFileError,
-                     NetworkError)
+from .errors import (AuthenticationError, CertificateError, ConfigurationError, EntraCertError,
+                     InputFileError, NetworkError)
 from .fileio import PRIVATE, atomic_write, file_lock
 from .times import iso_z
 
@@ -69,7 +69,6 @@ class AccessToken:
 def scopes_for(profile, *, scopes=None, resource=None):
     """The scopes to ask for: explicit scopes, a resource's ``/.default``, or the profile's."""
     if scopes and resource:
-        from .errors import ConfigurationError
         raise ConfigurationError("--scope and --resource cannot be used together.",
                                  hint="A resource R is the same as --scope R/.default.")
     if resource:
@@ -121,14 +120,23 @@ class TokenCache:
 
     def clear(self, client_id=None):
         """Remove cached access tokens (of one client id, or all); return how many."""
-        import msal
-
         with self.open() as cache:
-            entries = list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN))
-            doomed = [e for e in entries if client_id is None or e.get("client_id") == client_id]
-            for entry in doomed:
-                cache.remove_at(entry)
-        return len(doomed)
+            return remove_access_tokens(cache, client_id=client_id)
+
+
+def remove_access_tokens(cache, *, client_id=None, scopes=None):
+    """Remove the access tokens of ``client_id`` (all clients: None) for exactly ``scopes``
+    (any: None) from an open MSAL cache; return how many."""
+    import msal
+
+    wanted = {s.lower() for s in scopes} if scopes is not None else None
+    doomed = [entry for entry in cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)
+              if (client_id is None or entry.get("client_id") == client_id)
+              and (wanted is None
+                   or {s.lower() for s in entry.get("target", "").split()} == wanted)]
+    for entry in doomed:
+        cache.remove_at(entry)
+    return len(doomed)
 
 
 def _check_cache_shape(document):
@@ -190,7 +198,7 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
         # Even a cached token is refused: it was issued to a credential that no longer works, and
         # the cache is shared by every profile of this client id.
         error = expired_error(profile, profile.thumbprint, expires, profile.certificate)
-        _audit_failure(directory, profile, scopes, signer, error)
+        _audit(directory, profile, scopes, signer, error)
         raise error
     warn_about_expiry(profile, now=now)
     http = HttpClient(ca_bundle=profile.ca_bundle)
@@ -205,14 +213,14 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
                 instance_discovery=False,  # never call login.microsoftonline.com to "discover"
                 app_name="entracert")
             if force:
-                _forget(cache, profile.client_id, scopes)
+                remove_access_tokens(cache, client_id=profile.client_id, scopes=scopes)
             result = app.acquire_token_for_client(scopes, claims_challenge=claims)
     except EntraCertError as exc:
-        _audit_failure(directory, profile, scopes, signer, exc)
+        _audit(directory, profile, scopes, signer, exc)
         raise
     except ValueError as exc:  # MSAL: authority discovery failed, or a body that is not JSON
         error = _discovery_error(profile, exc)
-        _audit_failure(directory, profile, scopes, signer, error)
+        _audit(directory, profile, scopes, signer, error)
         raise error from exc
     except (requests.HTTPError, msal.exceptions.MsalServiceError) as exc:
         # MSAL raises for a 5xx once our retries gave up: MsalServiceError("HTTP Error: 503")
@@ -222,7 +230,7 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
             host=profile.authority_host,
             hint="The identity service is failing; try again in a minute (MSAL waits for the "
                  "server's Retry-After, 5 seconds by default, before it asks again).")
-        _audit_failure(directory, profile, scopes, signer, error)
+        _audit(directory, profile, scopes, signer, error)
         raise error from exc
     finally:
         http.close()
@@ -232,7 +240,7 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
                                      thumbprint=signer.thumbprint or profile.thumbprint,
                                      resource=" ".join(scopes), profile=profile.name,
                                      certificate=profile.certificate)
-        _audit_failure(directory, profile, scopes, signer, error)
+        _audit(directory, profile, scopes, signer, error)
         raise error
     source = "cache" if result.get("token_source") == "cache" else "network"
     token = AccessToken(
@@ -241,10 +249,7 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
         client_id=profile.client_id, thumbprint=signer.thumbprint or profile.thumbprint,
         token_type=result.get("token_type", "Bearer"))
     if source == "network":
-        audit.record(directory, profile=profile.name, tenant=profile.tenant,
-                     client_id=profile.client_id,
-                     thumbprint_sha256=signer.thumbprint_sha256 or profile.thumbprint_sha256,
-                     serial=signer.serial or profile.serial, scopes=scopes, outcome="success")
+        _audit(directory, profile, scopes, signer)
     return token
 
 
@@ -313,7 +318,6 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
     return loaded
 
 
-
 def expired_error(profile, thumbprint, not_after, path):
     """The refusal of an expired certificate: Entra ID would reject it, so nothing is sent."""
     return CertificateError(
@@ -339,16 +343,6 @@ def warn_about_expiry(profile, *, now=None, days=EXPIRY_WARNING_DAYS):
         logger.warning("The certificate %s of profile '%s' expires in %d day(s), on %s. Renew it "
                        "before then.", profile.thumbprint, profile.name, left.days,
                        profile.not_after)
-
-
-def _forget(cache, client_id, scopes):
-    import msal
-
-    wanted = {s.lower() for s in scopes}
-    for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-        if (entry.get("client_id") == client_id
-                and {s.lower() for s in entry.get("target", "").split()} == wanted):
-            cache.remove_at(entry)
 
 
 def _discovery_error(profile, exc):
@@ -383,11 +377,13 @@ def _aadsts_sentence(text, code):
     return text[start:].split('"')[0] if start >= 0 else f"AADSTS{code}"
 
 
-def _audit_failure(directory, profile, scopes, signer, error):
+def _audit(directory, profile, scopes, signer, error=None):
+    """One audit line for a network acquisition (``error`` None) or a failure."""
     audit.record(directory, profile=profile.name, tenant=profile.tenant,
                  client_id=profile.client_id,
                  thumbprint_sha256=signer.thumbprint_sha256 or profile.thumbprint_sha256,
-                 serial=signer.serial or profile.serial, scopes=scopes, outcome="failure",
+                 serial=signer.serial or profile.serial, scopes=scopes,
+                 outcome="success" if error is None else "failure",
                  code=getattr(error, "code", None),
                  correlation_id=getattr(error, "correlation_id", None),
-                 detail=error.message)
+                 detail=error.message if error is not None else None)
