@@ -57,7 +57,6 @@ def load_command_table(loader, _args):
         group.custom_command("expiring", "app_cert_expiring", table_transformer=_expiring_table)
 
 
-
 # --- -o table: the columns a person scans; -o json/tsv and --query still see every field. ------
 
 def _certificate_row(result):

@@ -16,7 +16,6 @@ import datetime
 import functools
 import hashlib
 import json
-import re
 import secrets
 import threading
 import uuid
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 from ..core import certs
 from ..core.errors import ConfigurationError
 from ..core.fileio import PRIVATE, atomic_write
+from ..core.profiles import GUID
 from ..core.times import iso_z as graph_time, parse_iso, utc_now as utcnow
 
 # First-party resources every Entra tenant has. App role ids are Microsoft Graph's real ones, so a
@@ -58,11 +58,8 @@ FIRST_PARTY = {
 }
 
 
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-
-
 def is_guid(value):
-    return isinstance(value, str) and bool(_GUID.match(value))
+    return isinstance(value, str) and bool(GUID.match(value))
 
 
 def parse_graph_time(text):

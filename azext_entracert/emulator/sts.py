@@ -25,17 +25,16 @@ Choices for UNVERIFIED facts (see also ``aadsts``):
 import base64
 import datetime
 import functools
-import re
 import secrets
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from ..core.certs import normalize_b64url
+from ..core.profiles import DOMAIN
 from . import aadsts, state as st
 from .wire import json_response, origin_netlocs
 
-DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
 MULTI_TENANT = ("common", "organizations", "consumers")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME = 3599

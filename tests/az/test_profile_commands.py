@@ -17,7 +17,7 @@ from azure.cli.core import azclierror as az
 from azure.cli.core.cloud import AZURE_PUBLIC_CLOUD, Cloud, CloudEndpoints
 
 from azext_entracert import custom_tokens as commands
-from azext_entracert.core import certgen, certs, profiles, tokens
+from azext_entracert.core import certgen, certs, tokens
 from azext_entracert.core.errors import (CertificateError, ConfigurationError, InputFileError,
                                          NetworkError, OutputError, PasswordError, ProfileError,
                                          TokenFormatError)
