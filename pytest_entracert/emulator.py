@@ -128,9 +128,9 @@ class EntraEmulator:
         if client is None or resource is None:
             raise KeyError(f"unknown application {client_app_id} or resource "
                            f"{resource_app_id_or_uri}")
-        role = next((r for r in resource["appRoles"] if r["value"] == role_value), None)
-        if role is None:
-            raise KeyError(f"{resource['displayName']} has no application role {role_value}")
+        from azext_entracert.emulator.state import app_role
+
+        role = app_role(resource, role_value)
         return self._graph("POST", f"servicePrincipals/{resource['id']}/appRoleAssignedTo", {
             "principalId": client["id"], "resourceId": resource["id"], "appRoleId": role["id"]})
 

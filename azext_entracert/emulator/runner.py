@@ -232,9 +232,7 @@ class Emulator:
             if client is None or resource is None:
                 raise KeyError(f"unknown application {client_app_id} or resource "
                                f"{resource_app_id_or_uri}")
-            role = next((r for r in resource["appRoles"] if r["value"] == role_value), None)
-            if role is None:
-                raise KeyError(f"{resource['displayName']} has no application role {role_value}")
+            role = st.app_role(resource, role_value)
             return copy.deepcopy(st.assign_app_role(data, client["id"], resource["id"], role["id"]))
 
     def verify_access_token(self, token):

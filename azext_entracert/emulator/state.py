@@ -255,6 +255,14 @@ def assign_app_role(data, principal_id, resource_id, app_role_id):
     return assignment
 
 
+def app_role(resource, value):
+    """The application role named ``value`` on service principal ``resource`` (KeyError: none)."""
+    role = next((r for r in resource.get("appRoles") or [] if r["value"] == value), None)
+    if role is None:
+        raise KeyError(f"{resource['displayName']} has no application role {value}")
+    return role
+
+
 def roles_of(data, principal_id, resource_id):
     """The role *values* ``principal_id`` holds on ``resource_id``, as a token's ``roles`` claim."""
     resource = data["servicePrincipals"].get(resource_id) or {}
