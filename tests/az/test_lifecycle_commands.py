@@ -96,20 +96,3 @@ def test_expiring_prints_json_and_exits_1(logged_in, app_profile):
     code, report, _ = logged_in("entracert", "app", "cert", "expiring", "--days", "5",
                                 "--profile", "app", check=False)
     assert code == 0 and report["expiring"] == []
-
-
-LIFECYCLE_COMMANDS = [("app", "cert", "list"), ("app", "cert", "add"), ("app", "cert", "remove"),
-                      ("app", "cert", "expiring"), ("cert", "rotate"),
-                      ("cert", "check-revocation")]
-
-
-@pytest.mark.parametrize("command", LIFECYCLE_COMMANDS, ids=" ".join)
-def test_help_documents_every_option_and_has_an_example(az, command):
-    text = az("entracert", *command, "--help").out
-    arguments = text.split("\nArguments\n", 1)[1].split("\nGlobal Arguments\n", 1)[0]
-    options = [line.strip() for line in arguments.splitlines() if line.startswith("    -")]
-    assert options, text
-    for line in options:
-        name, _, description = line.partition(" : ")
-        assert name.startswith("--") and description.strip(), f"undocumented option: {line}"
-    assert f"az entracert {' '.join(command)} " in text.split("Examples", 1)[1]
