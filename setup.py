@@ -33,7 +33,8 @@ setup(
     extras_require={
         "pytest": STANDALONE + ["pytest>=7.4"],
         "dev": STANDALONE
-        + ["pytest>=7.4", "pytest-xdist>=3.5", "azure-identity>=1.17", "azure-cli>=2.60", "wheel"],
+        + ["pytest>=7.4", "pytest-xdist>=3.5", "azure-identity>=1.17", "azure-cli>=2.60", "wheel",
+           "ruff"],
     },
     entry_points={"pytest11": ["entracert = pytest_entracert.plugin"]},
     classifiers=[
