@@ -87,7 +87,8 @@ class EntraEmulator:
 
     def create_application(self, display_name, *, certificates=(), identifier_uris=(),
                            app_roles=(), requested_token_version=None):
-        """Register an application and its service principal; returns the Graph application.
+        """Register an application and create its service principal (separate objects, as in
+        Entra); returns the Graph application.
 
         ``certificates`` are ``cryptography`` ``x509.Certificate`` objects; ``app_roles`` role
         values (strings) or Graph appRole dicts."""
@@ -106,7 +107,8 @@ class EntraEmulator:
             "displayName": display_name, "identifierUris": list(identifier_uris),
             "keyCredentials": [key_credential(c) for c in certificates], "appRoles": roles,
             "api": {"requestedAccessTokenVersion": requested_token_version}})
-        return app  # the emulator's Graph creates the service principal with the application
+        self._graph("POST", "servicePrincipals", {"appId": app["appId"]})
+        return app
 
     def application(self, app_id):
         """The Graph application with this appId (KeyError if there is none)."""
@@ -153,10 +155,12 @@ class EntraEmulator:
         self._control("DELETE", "requests")
 
     def add_fault(self, path, *, method=None, count=1, status=None, delay=0, retry_after=None,
-                  body=None):
-        """Make the next ``count`` requests whose path matches ``path`` fail or stall."""
+                  body=None, replication_delay=None):
+        """Make the next ``count`` requests whose path matches ``path`` fail or stall; with
+        ``replication_delay``, what those Graph writes create is refused at the token endpoint
+        for that many seconds (Entra's replication lag)."""
         spec = {"path": path, "method": method, "count": count, "status": status, "delay": delay,
-                "retry_after": retry_after, "body": body}
+                "retry_after": retry_after, "body": body, "replication_delay": replication_delay}
         if self._emulator is not None:
             return self._emulator.add_fault(path, **{k: v for k, v in spec.items() if k != "path"})
         return self._control("POST", "faults", spec)

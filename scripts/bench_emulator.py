@@ -39,9 +39,9 @@ def admin_assertion(info):
 
 
 def run(info, clients, total, seconds):
-    import requests
-
     from urllib.parse import urlencode
+
+    import requests
 
     url = f"{info['authority_host']}/{info['tenant_id']}/oauth2/v2.0/token"
     form = {"client_id": info["admin"]["client_id"], "grant_type": "client_credentials",

@@ -3,8 +3,9 @@
 1. build the extension wheel and install it into the real ``az`` (isolated config + extension dirs),
 2. start the local Entra ID emulator (TLS on 127.0.0.1),
 3. ``az entracert cert create``: a new self-signed certificate,
-4. register an application with that certificate in the emulator (Microsoft Graph, as the
-   emulator's bootstrap admin, through the entracert core),
+4. register an application with that certificate in the emulator and create its service
+   principal (Microsoft Graph, as the emulator's bootstrap admin, through the entracert core;
+   two objects, as in Entra),
 5. ``az entracert profile create`` for that application,
 6. ``az entracert token get`` twice (network, then cache) and ``az entracert token inspect``,
 7. stop the emulator.
@@ -58,7 +59,8 @@ def start_emulator(state_dir):
 
 
 def register_application(info, certificate_file, config_dir):
-    """Create the demo application in the emulator's Graph, as its bootstrap admin."""
+    """Create the demo application and its service principal in the emulator's Graph, as its
+    bootstrap admin (without the service principal it could not sign in: AADSTS7000229)."""
     from azext_entracert.core import certs, graph, profiles, tokens
     from azext_entracert.core.http import HttpClient
 
@@ -69,8 +71,11 @@ def register_application(info, certificate_file, config_dir):
     scope = [f"{admin.graph_endpoint}/.default"]
     client = graph.GraphClient(
         endpoint=admin.graph_endpoint, http=HttpClient(ca_bundle=info["ca_bundle"]),
-        token_provider=lambda: tokens.acquire(admin, scope, directory=config_dir / "entracert").token)
-    return client.create_application("entracert-demo", certificates=[certs.load(certificate_file)])
+        token_provider=lambda: tokens.acquire(admin, scope,
+                                              directory=config_dir / "entracert").token)
+    app = client.create_application("entracert-demo", certificates=[certs.load(certificate_file)])
+    client.create_service_principal(app["appId"])
+    return app
 
 
 def main():
@@ -113,7 +118,7 @@ def main():
         step("az entracert token inspect --profile demo (decoded claims, signature verified)")
         inspected = az("entracert", "token", "inspect", "--profile", "demo", "--verify", env=env)
         print(json.dumps(inspected["claims"], indent=2))
-        print(f"    signature valid: {inspected.get('signature', {}).get('valid')}")
+        print(f"    valid: {inspected.get('verification', {}).get('valid')}")
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

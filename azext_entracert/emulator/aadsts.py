@@ -23,6 +23,15 @@ Choices where the real service is not documented (ENTRA-FACTS 2.3 and 7 say UNVE
 * 700022 (several ``/.default`` scopes, i.e. several resources) is 400 ``invalid_scope``; its
   text follows the error-code reference ("InvalidMultipleResourcesScope").
 * 50059 (client credentials sent to ``common``/``organizations``) is 400 ``invalid_request``.
+* 901002 (``resource`` sent to the v2 token endpoint) is 400 ``invalid_request``, as for the
+  other request-parameter errors.
+* 7000229 (the application has no service principal) is 401 ``invalid_client``: MSAL.NET reports
+  it as an invalid_client error (Azure/Commercial-Marketplace-SaaS-Accelerator#830), and 401 keeps
+  MSAL Python from caching it for 60 s, so a client retrying through replication lag gets an
+  answer from the server each time. The message carries the "See instructions here" link seen
+  there.
+* 7000112 (service principal disabled, ``accountEnabled: false``) is 400
+  ``unauthorized_client``, as quoted from a client-credentials call in Worklytics/psoxy#74.
 """
 import datetime
 import json
@@ -30,19 +39,21 @@ import uuid
 
 from .wire import Response
 
-_DOCS = "Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials ."
-_SEE_KEYS = ("Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured "
-             "keys for app Id '{client_id}'. Review the documentation at "
-             "https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service "
-             "endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0"
+_DOCS = ("Review the documentation at "
+         "https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")
+_SEE_KEYS = ("Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
+             "configured keys for app Id '{client_id}'. Review the documentation at "
+             "https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding "
+             "service endpoint and "
+             "https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0"
              "&tabs=http to build a query request URL, such as "
              "'https://graph.microsoft.com/beta/applications/{client_id}'")
 
 CATALOGUE = {
     90002: (400, "invalid_request",
-            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
-            "signing into the correct cloud. Check with your subscription administrator, this may "
-            "happen if there are no active subscriptions for the tenant."),
+            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and "
+            "are signing into the correct cloud. Check with your subscription administrator, "
+            "this may happen if there are no active subscriptions for the tenant."),
     900023: (400, "invalid_request",
              "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid "
              "external domain."),
@@ -51,13 +62,18 @@ CATALOGUE = {
             "provided credentials."),
     900144: (400, "invalid_request",
              "The request body must contain the following parameter: '{name}'."),
+    901002: (400, "invalid_request", "The 'resource' request parameter is not supported."),
     70003: (400, "unsupported_grant_type",
             "The app requested an unsupported grant type '{grant_type}'."),
     700016: (400, "unauthorized_client",
-             "Application with identifier '{client_id}' was not found in the directory '{tenant}'. "
-             "This can happen if the application has not been installed by the administrator of the "
-             "tenant or consented to by any user in the tenant. You may have sent your authentication "
-             "request to the wrong tenant."),
+             "Application with identifier '{client_id}' was not found in the directory "
+             "'{tenant}'. This can happen if the application has not been installed by the "
+             "administrator of the tenant or consented to by any user in the tenant. You may have "
+             "sent your authentication request to the wrong tenant."),
+    7000229: (401, "invalid_client",
+              "The client application {client_id} is missing service principal in the tenant "
+              "{tenant}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119"),
+    7000112: (400, "unauthorized_client", "Application '{client_id}'({name}) is disabled."),
     7000218: (401, "invalid_client",
               "The request body must contain the following parameter: 'client_assertion' or "
               "'client_secret'."),
@@ -78,16 +94,18 @@ CATALOGUE = {
              "Client assertion is not within its valid time range. Current time: {now}, assertion "
              "valid from {nbf}, expiry time of assertion {exp}. " + _DOCS),
     700023: (401, "invalid_client",
-             "Client assertion audience claim does not match Realm issuer. Review the documentation "
-             "at https://docs.microsoft.com/azure/active-directory/develop/"
+             "Client assertion audience claim does not match Realm issuer. Review the "
+             "documentation at https://docs.microsoft.com/azure/active-directory/develop/"
              "active-directory-certificate-credentials ."),
     700021: (401, "invalid_client",
-             "Client assertion application identifier doesn't match 'client_id' parameter. " + _DOCS),
+             "Client assertion application identifier doesn't match 'client_id' parameter. "
+             + _DOCS),
     50048: (401, "invalid_client",
             "Subject must match the issuer claim in the client assertion."),
     1002012: (400, "invalid_scope",
-              "The provided value for scope {scope} is not valid. Client credential flows must have "
-              "a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+              "The provided value for scope {scope} is not valid. Client credential flows must "
+              "have a scope value with /.default suffixed to the resource identifier "
+              "(application ID URI)."),
     70011: (400, "invalid_scope",
             "The provided value for the input parameter 'scope' is not valid. The scope {scope} is "
             "not valid."),
@@ -96,8 +114,8 @@ CATALOGUE = {
              "more than one resource. Scope {scope} is not valid."),
     500011: (400, "invalid_resource",
              "The resource principal named {resource} was not found in the tenant named {tenant}. "
-             "This can happen if the application has not been installed by the administrator of the "
-             "tenant or consented to by any user in the tenant. You might have sent your "
+             "This can happen if the application has not been installed by the administrator of "
+             "the tenant or consented to by any user in the tenant. You might have sent your "
              "authentication request to the wrong tenant."),
 }
 
@@ -117,16 +135,16 @@ ENTRA_HEADERS = {
 def key_not_found_text(client_id, thumbprint=None):
     """700027's current wording; the thumbprint part is left out when the header had none."""
     used = f"Thumbprint of key used by client: '{thumbprint}', " if thumbprint else ""
-    return ("The certificate with identifier used to sign the client assertion is not registered on "
-            f"application. [Reason - The key was not found., {used}"
+    return ("The certificate with identifier used to sign the client assertion is not registered "
+            f"on application. [Reason - The key was not found., {used}"
             + _SEE_KEYS.format(client_id=client_id) + "].")
 
 
 def key_unusable_text(client_id, thumbprint, reason, start, end):
     """700027 for a registered key that failed: bad signature, or outside its validity dates."""
     found = f"Found key 'Start={start:%m/%d/%Y %H:%M:%S}, End={end:%m/%d/%Y %H:%M:%S}'"
-    return (f"Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key "
-            f"used by client: '{thumbprint}', {found}, " + _SEE_KEYS.format(client_id=client_id)
+    return (f"Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of "
+            f"key used by client: '{thumbprint}', {found}, " + _SEE_KEYS.format(client_id=client_id)
             + "].")
 
 

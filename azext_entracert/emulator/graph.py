@@ -3,7 +3,9 @@
 ``GraphApi.handle`` answers every request under ``/v1.0/`` and ``/beta/`` (both versions behave
 alike) with Graph's JSON shapes and error envelope
 ``{"error": {"code", "message", "innerError": {"date", "request-id", "client-request-id"}}}``.
-Certificate rules (uploads, PATCH merges, addKey proofs) live in ``graph_keys``.
+Certificate rules (uploads, PATCH merges, addKey proofs) live in ``graph_keys``; the query options
+of listings (``$filter``, ``$select``, ``$top`` paging, ``$count``) in ``odata``, over what
+``TYPES`` lets a query name.
 
 Choices where the real service is UNVERIFIED (ENTRA-FACTS §5-§7), made here on purpose:
 
@@ -26,26 +28,39 @@ Choices where the real service is UNVERIFIED (ENTRA-FACTS §5-§7), made here on
   then never call addKey again (PATCH still can). Unknown keyId: 404 Request_ResourceNotFound.
 * Creating applications: ``displayName`` is required; responses (201 and GETs) carry
   ``keyCredentials[].key`` null unless a single object is read with ``$select`` naming
-  keyCredentials. ``passwordCredentials`` cannot be set by POST or PATCH.
-* ``POST /servicePrincipals`` for an appId that already has one answers 409
-  Request_MultipleObjectsWithSameKeyValue; assigning a role twice answers 400.
+  keyCredentials. ``passwordCredentials`` sent with POST create secrets Graph generates and
+  shows (``secretText``) in the 201 answer only, as the terraform azuread provider relies on; a
+  client-chosen ``secretText`` or ``keyId`` is 400 "New password credentials must be generated
+  using service actions." (ansible-collections/azure#1372, #2250). PATCH cannot set them at all
+  (the same 400, MicrosoftDocs/azure-docs#59275).
+* Service principals are separate objects, as in Entra: ``POST /applications`` creates none;
+  ``POST /servicePrincipals {"appId"}`` does (201; 409 Request_MultipleObjectsWithSameKeyValue
+  when the app has one; 400 when no application has that appId). ``PATCH`` takes
+  ``accountEnabled`` (false: the token endpoint answers AADSTS7000112) and a few descriptive
+  properties; ``DELETE`` removes it and its role assignments; both address it by ``id`` or the
+  ``(appId='...')`` alternate key. Deleting an application deletes its service principal.
+  Assigning a role twice answers 400.
+* Replication lag: applications, service principals and key credentials written here are
+  stamped (``state.stamp_created``) with the emulator's ``replication_delay``, or a fault's
+  (``Request.replication_delay``); Graph sees them at once, the token endpoint only after the
+  delay.
 * addPassword: ``secretText`` is 40 URL-safe characters shown once, ``hint`` its first three;
   the default lifetime is two years. The secret is stored only as a salted SHA-256 hash
   (``state.add_password_credential``: private fields ``state.SECRET_FIELDS``). Private fields
   (those, and names starting with ``_``) are never returned.
 """
 import copy
-import json
 import logging
 import re
 import urllib.parse
 import uuid
 
+from . import odata
 from . import state as st
-from .graph_apps import ApplicationHandlers, public_view
+from .graph_apps import ApplicationHandlers, public_view, too_long
 from .graph_keys import GraphError, bad_request, denied, not_found, utc_from_epoch
 from .state import is_guid
-from .wire import Response, json_response, origin_netlocs
+from .wire import Response, json_response, origin_netlocs, parse_json
 
 LOG = logging.getLogger(__name__)
 
@@ -53,9 +68,38 @@ EXPIRED = "Lifetime validation failed, the token is expired."
 ALL, OWNED_BY = "Application.ReadWrite.All", "Application.ReadWrite.OwnedBy"
 _ENTITY = re.compile(r"^(applications|servicePrincipals)(?:\((.*)\))?$", re.IGNORECASE)
 _ADDRESS = re.compile(r"^\s*(?:(appId)\s*=\s*)?'?([^']*)'?\s*$", re.IGNORECASE)
-_EQ = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
-_ANY = re.compile(r"^\s*(\w+)/any\(\s*(\w+)\s*:\s*\2\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$",
-                  re.IGNORECASE)
+# What $filter and $select may name (Graph v1.0 application and servicePrincipal resources).
+TYPES = {
+    "applications": odata.EntityType(
+        "Application", filterable=("id", "appId", "displayName", "publisherDomain",
+                                   "signInAudience"),
+        collections=("identifierUris", "tags"),
+        properties=("id", "appId", "displayName", "addIns", "api", "applicationTemplateId",
+                    "appRoles", "certification", "createdDateTime", "defaultRedirectUri",
+                    "deletedDateTime", "description", "disabledByMicrosoftStatus",
+                    "groupMembershipClaims", "identifierUris", "info", "isDeviceOnlyAuthSupported",
+                    "isFallbackPublicClient", "keyCredentials", "logo", "notes",
+                    "oauth2RequirePostResponse", "optionalClaims", "parentalControlSettings",
+                    "passwordCredentials", "publicClient", "publisherDomain",
+                    "requestSignatureVerification", "requiredResourceAccess", "samlMetadataUrl",
+                    "serviceManagementReference", "servicePrincipalLockConfiguration",
+                    "signInAudience", "spa", "tags", "tokenEncryptionKeyId", "uniqueName",
+                    "verifiedPublisher", "web")),
+    "servicePrincipals": odata.EntityType(
+        "ServicePrincipal", filterable=("id", "appId", "displayName", "accountEnabled",
+                                        "servicePrincipalType", "appOwnerOrganizationId"),
+        collections=("servicePrincipalNames", "tags"),
+        properties=("id", "appId", "displayName", "accountEnabled", "addIns", "alternativeNames",
+                    "appDescription", "appDisplayName", "applicationTemplateId",
+                    "appOwnerOrganizationId", "appRoleAssignmentRequired", "appRoles",
+                    "deletedDateTime", "description", "disabledByMicrosoftStatus", "homepage",
+                    "info", "keyCredentials", "loginUrl", "logoutUrl", "notes",
+                    "notificationEmailAddresses", "oauth2PermissionScopes", "passwordCredentials",
+                    "preferredSingleSignOnMode", "preferredTokenSigningKeyThumbprint", "replyUrls",
+                    "resourceSpecificApplicationPermissions", "samlSingleSignOnSettings",
+                    "servicePrincipalNames", "servicePrincipalType", "signInAudience", "tags",
+                    "tokenEncryptionKeyId", "verifiedPublisher")),
+}
 
 
 def _unauthenticated(message):
@@ -71,6 +115,7 @@ class GraphApi:
         self.origin = origin.rstrip("/")
         self._origin_netlocs = origin_netlocs(self.origin)
         self.clock = clock
+        self.replication_delay = 0  # seconds new objects stay invisible to the token endpoint
 
     # --- entry point ---
 
@@ -162,13 +207,17 @@ class _Call(ApplicationHandlers):
     def handler(self, address, rest):
         method = self.request.method.upper()
         apps = self.collection == "applications"
-        if address is None and not rest:
+        self.count_only = address == ("id", "$count") and not rest
+        if self.count_only:
+            table = {"GET": self.list_applications if apps else self.list_service_principals}
+        elif address is None and not rest:
             table = {"GET": self.list_applications, "POST": self.create_application} if apps else {
                 "GET": self.list_service_principals, "POST": self.create_service_principal}
         elif not rest:
             table = {"GET": self.get_application, "PATCH": self.patch_application,
                      "DELETE": self.delete_application} if apps else {
-                "GET": self.get_service_principal}
+                "GET": self.get_service_principal, "PATCH": self.patch_service_principal,
+                "DELETE": self.delete_service_principal}
         elif apps and len(rest) == 1 and rest[0] in ACTIONS:
             table = {"POST": getattr(self, ACTIONS[rest[0]])}
         elif not apps and rest[0] in ("appRoleAssignedTo", "appRoleAssignments") and len(rest) <= 2:
@@ -192,8 +241,8 @@ class _Call(ApplicationHandlers):
         if not self.request.body.strip():
             return {}
         try:
-            payload = json.loads(self.request.body)
-        except (UnicodeDecodeError, ValueError):
+            payload = parse_json(self.request.body)
+        except ValueError:  # not JSON, or nested too deep (wire.MAX_JSON_DEPTH)
             payload = None
         if not isinstance(payload, dict):
             raise bad_request("Unable to read JSON request payload. Please ensure Content-Type "
@@ -212,31 +261,44 @@ class _Call(ApplicationHandlers):
         raise denied()
 
     def query_select(self):
-        text = self.request.query.get("$select") or ""
-        return {s.strip().lower() for s in text.split(",") if s.strip()}
+        """The ``$select``ed property names, lower-cased (400 for a name the type lacks)."""
+        return {n.lower() for n in odata.parse_select(self.request.query,
+                                                      TYPES[self.collection])}
 
     def view(self, entity, select, with_keys=False):
         result = public_view(entity)
         if not with_keys:
             for credential in result.get("keyCredentials", []):
                 credential["key"] = None
-        if select:
-            result = {k: v for k, v in result.items() if k.lower() in select}
+        if select:  # a selected property the emulator does not keep reads as null, as in Graph
+            result = {name: result.get(name) for name in TYPES[self.collection].properties
+                      if name.lower() in select}
         return result
 
-    def listing(self, entities, fragment, filter_scalars, filter_lists):
-        keep = _filter(self.request.query.get("$filter"), filter_scalars, filter_lists)
-        entities = [e for e in entities if keep(e)]
-        top = self.request.query.get("$top")
-        if top is not None:
-            if not top.isdigit():
-                raise bad_request(f"Invalid page size specified: '{top}'.")
-            entities = entities[:int(top)]
-        select = self.query_select()
-        value = [self.view(e, select) for e in entities]
-        if select:
-            fragment += "(" + self.request.query["$select"] + ")"
-        return json_response(200, {"@odata.context": self.context(fragment), "value": value})
+    def listing(self, entities):
+        """One page of ``entities`` under the request's OData options (``odata``), or their
+        number for the ``/$count`` segment."""
+        headers = self.request.headers
+        if self.count_only and not odata.eventual(headers):
+            raise bad_request("$count is not currently supported.")
+        query = odata.parse_listing(self.request.query, headers, TYPES[self.collection],
+                                    count_segment=self.count_only)
+        total, entities, skiptoken = odata.page(entities, query)
+        if self.count_only:
+            return Response(200, str(total).encode("ascii"),
+                            {"Content-Type": "text/plain; charset=utf-8"})
+        fragment = self.collection
+        if query.select:
+            fragment += "(" + ",".join(query.select) + ")"
+        body = {"@odata.context": self.context(fragment)}
+        if query.count:
+            body["@odata.count"] = total
+        if skiptoken is not None:
+            body["@odata.nextLink"] = odata.next_link(
+                f"{self.api.origin}/{self.version}/{self.collection}", query, skiptoken)
+        select = {name.lower() for name in query.select}
+        body["value"] = [self.view(e, select) for e in entities]
+        return json_response(200, body)
 
     # --- service principals and app role assignments ---
 
@@ -254,8 +316,7 @@ class _Call(ApplicationHandlers):
         self.manager()
         with self.api.state.read() as data:
             sps = copy.deepcopy(list(data["servicePrincipals"].values()))
-        return self.listing(sps, "servicePrincipals", ("appId", "id", "displayName"),
-                            ("servicePrincipalNames",))
+        return self.listing(sps)
 
     def get_service_principal(self):
         self.manager()
@@ -265,8 +326,10 @@ class _Call(ApplicationHandlers):
                                    **self.view(sp, self.query_select())})
 
     def create_service_principal(self):
+        """``az ad sp create --id`` sends ``{"appId", "accountEnabled": true}``."""
         self.manager()
-        app_id = self.body().get("appId")
+        fields = self.service_principal_fields(keep=("appId",))
+        app_id = fields.pop("appId", None)
         with self.api.state.transaction() as data:
             app = st.application_by_app_id(data, app_id) if isinstance(app_id, str) else None
             if app is None:
@@ -276,11 +339,42 @@ class _Call(ApplicationHandlers):
                 raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue",
                                  "The service principal cannot be created, updated, or restored "
                                  f"because the service principal name {app_id} is already in use.")
-            sp = st.new_service_principal(app_id, app["displayName"], app.get("appRoles", []),
-                                          app.get("identifierUris", []))
-            data["servicePrincipals"][sp["id"]] = sp
+            sp = st.add_service_principal(data, app)
+            sp.update(fields)
+            self.stamp(sp)
         return json_response(201, {"@odata.context": self.context("servicePrincipals/$entity"),
                                    **public_view(sp)})
+
+    def patch_service_principal(self):
+        self.manager()
+        fields = self.service_principal_fields()
+        with self.api.state.transaction() as data:
+            self.find_service_principal(data).update(fields)
+        return Response(204)
+
+    def service_principal_fields(self, keep=()):
+        """The body's settable servicePrincipal properties (``SP_WRITABLE``), type-checked;
+        ``keep`` names others passed through as they are."""
+        fields = {k: v for k, v in self.body().items() if not k.startswith("@odata.")}
+        for name, value in fields.items():
+            if name in keep:
+                continue
+            if name not in SP_WRITABLE:
+                raise bad_request(f"Property '{name}' does not exist on type "
+                                  "'microsoft.graph.servicePrincipal' or cannot be set.")
+            if not isinstance(value, SP_WRITABLE[name]) or too_long(name, value):
+                raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                                  "'ServicePrincipal'.")
+        return copy.deepcopy(fields)
+
+    def delete_service_principal(self):
+        self.manager()
+        with self.api.state.transaction() as data:
+            sp = self.find_service_principal(data)
+            if sp["appId"] in st.FIRST_PARTY:  # the emulator's Graph and ARM must stay
+                raise denied()
+            st.delete_service_principal(data, sp["id"])
+        return Response(204)
 
     def list_assignments(self, address, side):
         self.manager()
@@ -332,27 +426,10 @@ class _Call(ApplicationHandlers):
         return Response(204)
 
 
+# Service principal properties a client may PATCH, with the JSON type each must have.
+SP_WRITABLE = {"accountEnabled": bool, "appRoleAssignmentRequired": bool, "tags": list,
+               "notes": (str, type(None)), "description": (str, type(None)),
+               "notificationEmailAddresses": list, "preferredSingleSignOnMode": (str, type(None))}
 ACTIONS = {"addKey": "add_key", "removeKey": "remove_key", "addPassword": "add_password",
            "removePassword": "remove_password"}
-
-
-def _filter(text, scalars, lists):
-    """A predicate for the two ``$filter`` shapes clients use: ``prop eq 'v'`` and
-    ``coll/any(x:x eq 'v')``. Comparison is case-insensitive, as Graph's is for these."""
-    if not text:
-        return lambda entity: True
-    eq, any_ = _EQ.match(text), _ANY.match(text)
-    match, names = (eq, scalars) if eq else (any_, lists) if any_ else (None, ())
-    if match is None:
-        raise GraphError(400, "BadRequest", "Invalid filter clause")
-    prop = next((n for n in names if n.lower() == match.group(1).lower()), None)
-    if prop is None:
-        raise GraphError(400, "Request_UnsupportedQuery",
-                         "Unsupported or invalid query filter clause specified for property "
-                         f"'{match.group(1)}'.")
-    wanted = match.group(match.lastindex).replace("''", "'").casefold()
-    if eq:
-        return lambda entity: str(entity.get(prop) or "").casefold() == wanted
-    return lambda entity: any(str(v).casefold() == wanted for v in entity.get(prop) or [])
-
 

@@ -7,21 +7,40 @@ A mixin of ``graph._Call`` (which supplies ``body``, ``context``, ``manager``, `
 import copy
 
 from . import state as st
-from .graph_keys import (GraphError, bad_request, merge_key_credentials, new_key_credential,
-                         not_found, parse_date, utc_from_epoch, valid_certificates, verify_proof)
+from .graph_keys import (
+    GraphError,
+    bad_request,
+    merge_key_credentials,
+    new_key_credential,
+    not_found,
+    parse_date,
+    utc_from_epoch,
+    valid_certificates,
+    verify_proof,
+)
 from .state import is_guid
 from .wire import Response, json_response
 
 SECRET_LIFETIME = 2 * 365 * 86400
+SERVICE_ACTIONS = "New password credentials must be generated using service actions."
+# What a passwordCredential sent on create may name; Graph itself chooses keyId, secretText, hint.
+PASSWORD_FIELDS = {"displayName", "startDateTime", "endDateTime", "customKeyIdentifier", "hint",
+                   "keyId", "secretText"}
 # Application properties a client may write, with the JSON type each must have.
 WRITABLE = {
     "displayName": str, "identifierUris": list, "appRoles": list, "api": dict,
     "signInAudience": str, "tags": list, "notes": (str, type(None)),
     "description": (str, type(None)),
     "requiredResourceAccess": list, "web": dict, "spa": dict, "publicClient": dict, "info": dict,
-    "isFallbackPublicClient": (bool, type(None)),
+    "isFallbackPublicClient": (bool, type(None)), "optionalClaims": (dict, type(None)),
 }
 READ_ONLY = {"id", "appId", "createdDateTime", "deletedDateTime", "publisherDomain"}
+# Graph's documented string limits (application and servicePrincipal resources); longer is a 400.
+MAX_LENGTH = {"displayName": 256, "description": 1024, "notes": 1024}
+
+
+def too_long(name, value):
+    return isinstance(value, str) and len(value) > MAX_LENGTH.get(name, len(value))
 
 
 def public_view(value):
@@ -58,8 +77,7 @@ class ApplicationHandlers:
         with self.api.state.read() as data:
             apps = [copy.deepcopy(a) for a in data["applications"].values()
                     if self.visible(a, owned_only)]
-        return self.listing(apps, "applications", ("appId", "id", "displayName"),
-                            ("identifierUris",))
+        return self.listing(apps)
 
     def get_application(self):
         owned_only = self.manager()
@@ -77,13 +95,18 @@ class ApplicationHandlers:
         if not isinstance(fields.get("displayName"), str) or not fields["displayName"].strip():
             raise bad_request("Invalid value specified for property 'displayName' of resource "
                               "'Application'.")
+        passwords = self.passwords_on_create(fields.pop("passwordCredentials", None))
         with self.api.state.transaction() as data:
             app = st.create_application(data, {"displayName": fields["displayName"]})
             app["_ownerAppIds"] = [self.caller] if self.caller else []
+            self.stamp(app)
             self.apply(data, app, fields)
-            st.sync_service_principal(data, app)
+            shown = [st.add_password_credential(app, display_name=name, start=start, end=end)[0]
+                     for name, start, end in passwords]
             created = copy.deepcopy(app)
         body = {"@odata.context": self.context("applications/$entity"), **self.view(created, set())}
+        if shown:  # each secret's text, this once (Graph keeps only a hash)
+            body["passwordCredentials"] = shown
         return json_response(201, body, headers={
             "Location": f"{self.api.origin}/{self.version}/applications/{created['id']}"})
 
@@ -96,13 +119,21 @@ class ApplicationHandlers:
             st.sync_service_principal(data, app)
         return Response(204)
 
+    def stamp(self, entity):
+        """Record a new directory object's creation, lagging at the token endpoint by this
+        request's replication delay (a fault's) or the emulator's."""
+        delay = self.request.replication_delay
+        st.stamp_created(entity, self.api.clock(),
+                         self.api.replication_delay if delay is None else delay)
+
     def apply(self, data, app, fields):
-        """Validate and write client-settable properties (shared by POST and PATCH)."""
+        """Validate and write client-settable properties (shared by POST and PATCH); key
+        credentials new to the app are stamped as new objects."""
+        known = {k["keyId"] for k in app.get("keyCredentials") or []}
         for name, value in fields.items():
             if name == "passwordCredentials":
                 if value:
-                    raise bad_request("New password credentials must be generated using service "
-                                      "actions.")
+                    raise bad_request(SERVICE_ACTIONS)
             elif name == "keyCredentials":
                 app["keyCredentials"] = merge_key_credentials(app.get("keyCredentials", []), value)
             elif name in READ_ONLY:
@@ -111,13 +142,16 @@ class ApplicationHandlers:
             elif name not in WRITABLE:
                 raise bad_request(f"Property '{name}' does not exist on type "
                                   "'microsoft.graph.application'.")
-            elif not isinstance(value, WRITABLE[name]):
+            elif not isinstance(value, WRITABLE[name]) or too_long(name, value):
                 raise bad_request(f"Invalid value specified for property '{name}' of resource "
                                   "'Application'.")
             else:
                 app[name] = copy.deepcopy(value)
         _check_identifier_uris(data, app)
         _check_app_roles(app)
+        for credential in app.get("keyCredentials") or []:
+            if credential["keyId"] not in known:
+                self.stamp(credential)
 
     def delete_application(self):
         owned_only = self.manager()
@@ -145,9 +179,10 @@ class ApplicationHandlers:
             credential = new_key_credential(entry, password=password.get("secretText"))
             if any(k["keyId"] == credential["keyId"] for k in app["keyCredentials"]):
                 raise bad_request(f"A key credential with keyId '{credential['keyId']}' exists.")
+            self.stamp(credential)
             app["keyCredentials"].append(credential)
         return json_response(200, {"@odata.context": self.context("microsoft.graph.keyCredential"),
-                                   **credential, "key": None})
+                                   **public_view(credential), "key": None})
 
     def remove_key(self):
         body = self.body()
@@ -174,11 +209,28 @@ class ApplicationHandlers:
             return app
         return self.find_application(data, self.manager())
 
-    def add_password(self):
-        owned_only = self.manager()
-        requested = self.body().get("passwordCredential") or {}
-        if not isinstance(requested, dict):
-            raise bad_request("Invalid value specified for property 'passwordCredential'.")
+    def passwords_on_create(self, value):
+        """The ``(displayName, start, end)`` of each passwordCredential sent with
+        POST /applications: Graph generates those secrets and shows them in its 201 answer.
+        A client-chosen ``secretText`` or ``keyId`` is refused as Graph refuses it."""
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+            raise bad_request("Invalid value specified for property 'passwordCredentials' of "
+                              "resource 'Application'.")
+        for entry in value:
+            unknown = sorted({k for k in entry if not k.startswith("@odata.")} - PASSWORD_FIELDS)
+            if unknown:
+                raise bad_request(f"The property '{unknown[0]}' does not exist on type "
+                                  "'microsoft.graph.passwordCredential'. Make sure to only use "
+                                  "property names that are defined by the type.")
+            if entry.get("secretText") is not None or entry.get("keyId") is not None:
+                raise bad_request(SERVICE_ACTIONS)
+        return [self.password_request(entry) for entry in value]
+
+    def password_request(self, requested):
+        """``(displayName, start, end)`` of a requested passwordCredential, validated; the
+        lifetime defaults to two years."""
         start = parse_date(requested, "startDateTime", self.now, "PasswordCredential")
         end = parse_date(requested, "endDateTime",
                          utc_from_epoch(start.timestamp() + SECRET_LIFETIME), "PasswordCredential")
@@ -188,6 +240,14 @@ class ApplicationHandlers:
         if name is not None and not isinstance(name, str):
             raise bad_request("Invalid value specified for property 'displayName' of resource "
                               "'PasswordCredential'.")
+        return name, start, end
+
+    def add_password(self):
+        owned_only = self.manager()
+        requested = self.body().get("passwordCredential") or {}
+        if not isinstance(requested, dict):
+            raise bad_request("Invalid value specified for property 'passwordCredential'.")
+        name, start, end = self.password_request(requested)
         with self.api.state.transaction() as data:
             app = self.find_application(data, owned_only)
             credential, _ = st.add_password_credential(app, display_name=name, start=start, end=end)

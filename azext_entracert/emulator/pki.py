@@ -7,18 +7,23 @@
   published in the JWKS (``kid`` = ``x5t`` = unpadded base64url SHA-1 of the DER, as Entra does);
 * ``admin.pem``: key + certificate of the bootstrap admin application.
 
-Private keys are written 0600 through ``fileio.atomic_write``; a lock file keeps two emulators
+Every file is written 0600 through ``fileio.atomic_write`` (the certificates too: a swapped
+``ca.pem`` would be trusted by every profile that names it) and the folder is 0700, whatever the
+umask, and tightened when an older emulator left wider modes; a lock file keeps two emulators
 starting on the same state dir from minting different CAs.
 """
 import base64
 import datetime
 import ipaddress
+import os
+import stat
 import warnings
 from pathlib import Path
 
-from ..core.certgen import build_certificate, key_pem as pem_key, new_rsa_key
+from ..core.certgen import build_certificate, new_rsa_key
+from ..core.certgen import key_pem as pem_key
 from ..core.certs import der_of, normalize_b64url, x5t
-from ..core.fileio import PRIVATE, PUBLIC, atomic_write, file_lock
+from ..core.fileio import PRIVATE, atomic_write, file_lock
 
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
 
@@ -46,6 +51,24 @@ def _san(host):
         return x509.DNSName(host)
 
 
+# The emulator's own files; others in a state dir someone chose are not ours to change.
+STATE_FILES = ("ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "signing.pem",
+               "signing-key.pem", "admin.pem", "tenant.json", "emulator.json", "emulator.log")
+
+
+def private_state_dir(path):
+    """Create ``path`` 0700 if missing; make it 0700 and the emulator's files in it (lock files
+    included) 0600 when they are wider."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for entry in os.scandir(path):
+        if ((entry.name in STATE_FILES or entry.name.endswith(".lock"))
+                and entry.is_file(follow_symlinks=False)
+                and stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode) & 0o177):
+            os.chmod(entry.path, PRIVATE)
+
+
 def _load_pair(cert_path, key_path):
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -66,7 +89,6 @@ class Pki:
 
     def __init__(self, state_dir, *, host="127.0.0.1"):
         self.dir = Path(state_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.ca_path = self.dir / "ca.pem"
         self.server_cert_path = self.dir / "server.pem"
         self.server_key_path = self.dir / "server-key.pem"
@@ -83,6 +105,7 @@ class Pki:
             self.admin_cert, self.admin_key = self._admin()
         finally:
             lock.__exit__(None, None, None)
+        private_state_dir(self.dir)  # the lock files, which portalocker makes with the umask's mode
         self.kid = normalize_b64url(x5t(self.signing_cert))  # unpadded, as Entra's kid
         self.signing_public_key = self.signing_key.public_key()
 
@@ -90,10 +113,11 @@ class Pki:
         cert, key = _load_pair(self.ca_path, self.dir / "ca-key.pem")
         if cert is None:
             key = new_rsa_key(2048)
-            cert = build_certificate(subject=_name("entracert emulator CA"), public_key=key.public_key(),
-                                     signing_key=key, days=3650, purpose="ca")
+            cert = build_certificate(subject=_name("entracert emulator CA"),
+                                     public_key=key.public_key(), signing_key=key, days=3650,
+                                     purpose="ca")
             atomic_write(self.dir / "ca-key.pem", pem_key(key), mode=PRIVATE, overwrite=True)
-            atomic_write(self.ca_path, _pem_cert(cert), mode=PUBLIC, overwrite=True)
+            atomic_write(self.ca_path, _pem_cert(cert), mode=PRIVATE, overwrite=True)
         return cert, key
 
     def _server(self, host):
@@ -110,7 +134,7 @@ class Pki:
                                  signing_key=self.ca_key, issuer=self.ca_cert, days=825,
                                  sans=sorted(wanted, key=str), purpose="server")
         atomic_write(self.server_key_path, pem_key(key), mode=PRIVATE, overwrite=True)
-        atomic_write(self.server_cert_path, _pem_cert(cert) + _pem_cert(self.ca_cert), mode=PUBLIC,
+        atomic_write(self.server_cert_path, _pem_cert(cert) + _pem_cert(self.ca_cert), mode=PRIVATE,
                      overwrite=True)
 
     def _signing(self):
@@ -120,7 +144,7 @@ class Pki:
             cert = build_certificate(subject=_name("entracert emulator token signing"),
                                      public_key=key.public_key(), signing_key=key, days=3650)
             atomic_write(self.dir / "signing-key.pem", pem_key(key), mode=PRIVATE, overwrite=True)
-            atomic_write(self.dir / "signing.pem", _pem_cert(cert), mode=PUBLIC, overwrite=True)
+            atomic_write(self.dir / "signing.pem", _pem_cert(cert), mode=PRIVATE, overwrite=True)
         return cert, key
 
     def _admin(self):
@@ -131,8 +155,8 @@ class Pki:
             data = self.admin_path.read_bytes()
             return x509.load_pem_x509_certificate(data), load_pem_private_key(data, password=None)
         key = new_rsa_key(2048)
-        cert = build_certificate(subject=_name("entracert emulator admin"), public_key=key.public_key(),
-                                 signing_key=key, days=3650)
+        cert = build_certificate(subject=_name("entracert emulator admin"),
+                                 public_key=key.public_key(), signing_key=key, days=3650)
         atomic_write(self.admin_path, pem_key(key) + _pem_cert(cert), mode=PRIVATE, overwrite=True)
         return cert, key
 

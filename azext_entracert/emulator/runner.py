@@ -8,6 +8,15 @@ The state dir keeps the PKI material and ``tenant.json``: a restarted emulator h
 tenant id and applications (the port is new unless given). On first start it registers a
 bootstrap admin application (certificate in ``admin.pem``, 0600) holding Microsoft Graph's
 ``Application.ReadWrite.All`` application role.
+
+Azure Resource Manager (``arm``) listens on a second port with the same CA:
+``resource_manager_endpoint`` lists the ``subscriptions`` given as ``"ID[:NAME]"`` strings.
+
+``replication_delay`` (seconds; ``set_replication_delay`` changes it while running) imitates
+Entra's replication lag: applications, service principals and key credentials written through
+Graph are refused at the token endpoint (AADSTS700016 / 7000229 / 700027) until that long after
+their creation, while Graph shows them at once. The test helpers below (``create_application``,
+``add_certificate``...) seed the directory as already replicated, whatever the delay.
 """
 import copy
 import os
@@ -17,7 +26,9 @@ import uuid
 
 from ..core.errors import ConfigurationError
 from . import state as st
-from .pki import Pki
+from .arm import ResourceManager, ResourceManagerRouter, parse_subscription
+from .graph import GraphApi
+from .pki import Pki, private_state_dir
 from .server import Faults, RequestLog, Router, TLSServer, is_loopback
 from .sts import SecurityTokenService
 
@@ -34,39 +45,43 @@ def key_credential(certificate, *, display_name=None, start=None, end=None):
     return stored_key_credential(certificate, display_name=display_name, start=start, end=end)
 
 
-def _graph_api(**kwargs):
-    """Microsoft Graph's handler, or None while ``graph.py`` is not there (routes answer 501)."""
-    try:
-        from .graph import GraphApi
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.graph":
-            raise
-        return None
-    return GraphApi(**kwargs)
+def _replication_delay(seconds):
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
+            0 <= seconds < float("inf")):
+        raise ConfigurationError(f"The replication delay {seconds!r} is not a number of seconds.",
+                                 hint="Use 0 (no lag, the default) or more seconds.")
+    return seconds
 
 
 class Emulator:
     """A running emulator: TLS server thread, STS, Graph, and helpers for tests."""
 
     def __init__(self, state_dir, *, host="127.0.0.1", port=0, clock_skew=300, allow_remote=False,
-                 tenant_domain="entracert-emulator.onmicrosoft.com", clock=time.time):
+                 tenant_domain="entracert-emulator.onmicrosoft.com", clock=time.time,
+                 replication_delay=0, subscriptions=(), resource_manager_port=0):
         if not allow_remote and not is_loopback(host):
             raise ConfigurationError(
                 f"The emulator will not listen on '{host}': it is not a loopback address, so other "
                 "machines could use its admin credentials.",
                 hint="Use --host 127.0.0.1 (the default), or pass --allow-remote if you mean it.")
-        if not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ConfigurationError(f"The port {port!r} is not a TCP port.", hint="Use 0-65535.")
+        for number in (port, resource_manager_port):
+            if not isinstance(number, int) or not 0 <= number <= 65535:
+                raise ConfigurationError(f"The port {number!r} is not a TCP port.",
+                                         hint="Use 0-65535.")
+        self.subscriptions = [parse_subscription(s) for s in subscriptions]
+        self.resource_manager_port = resource_manager_port
         self.state_dir = os.fspath(state_dir)
         self.host, self.port = host, port
         self.clock_skew, self.clock = clock_skew, clock
+        self.replication_delay = _replication_delay(replication_delay)
         self._tenant_domain = tenant_domain
         self._server = self._thread = self._state_lock = None
+        self._resource_manager = self._resource_manager_thread = None
 
     # --- life cycle --------------------------------------------------------------------------
 
     def start(self):
-        os.makedirs(self.state_dir, exist_ok=True)
+        private_state_dir(self.state_dir)  # 0700 before the first file lands in it
         self._claim_state_dir()
         try:
             self.pki = Pki(self.state_dir, host=self.host)
@@ -81,18 +96,41 @@ class Emulator:
         except BaseException:
             self._release_state_dir()
             raise
+        try:  # Resource Manager has its own origin: az picks the token audience by origin
+            resource_manager = TLSServer((self.host, self.resource_manager_port),
+                                         self.pki.server_context(), None)
+        except OSError as exc:
+            server.server_close()
+            self._release_state_dir()
+            raise ConfigurationError(
+                f"The emulator cannot listen on {self.host}:{self.resource_manager_port}: "
+                f"{exc.strerror or exc}.",
+                hint="Choose another --resource-manager-port, or 0 for a free one.") from exc
         self.port = server.server_address[1]
+        self.resource_manager_port = resource_manager.server_address[1]
         url_host = f"[{self.host}]" if ":" in self.host else self.host
         self.authority_host = f"https://{url_host}:{self.port}"
+        self.resource_manager_endpoint = f"https://{url_host}:{self.resource_manager_port}"
         self.sts = SecurityTokenService(self.state, self.pki, origin=self.authority_host,
+                                        resource_manager=self.resource_manager_endpoint,
                                         clock=self.clock, clock_skew=self.clock_skew)
-        graph = _graph_api(state=self.state, verify_access_token=self.sts.verify_access_token,
-                           origin=self.authority_host, clock=self.clock)
+        graph = GraphApi(state=self.state, verify_access_token=self.sts.verify_access_token,
+                         origin=self.authority_host, clock=self.clock)
+        graph.replication_delay = self.replication_delay
         server.router = Router(self.sts, graph, RequestLog(), Faults())
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"entracert-emulator-{self.port}", daemon=True)
         self._thread.start()
+        resource_manager.router = ResourceManagerRouter(ResourceManager(
+            state=self.state, verify_access_token=self.sts.verify_access_token,
+            subscriptions=self.subscriptions, authority_host=self.authority_host),
+            server.router.log, server.router.faults)
+        self._resource_manager = resource_manager
+        self._resource_manager_thread = threading.Thread(
+            target=resource_manager.serve_forever, kwargs={"poll_interval": 0.1},
+            name=f"entracert-emulator-arm-{self.resource_manager_port}", daemon=True)
+        self._resource_manager_thread.start()
         return self
 
     def stop(self):
@@ -101,6 +139,11 @@ class Emulator:
             self._server.server_close()
             self._thread.join(timeout=5)
             self._server = self._thread = None
+        if self._resource_manager is not None:
+            self._resource_manager.shutdown()
+            self._resource_manager.server_close()
+            self._resource_manager_thread.join(timeout=5)
+            self._resource_manager = self._resource_manager_thread = None
         self._release_state_dir()
 
     def _claim_state_dir(self):
@@ -155,7 +198,18 @@ class Emulator:
         """What a client needs, as ``python -m azext_entracert.emulator`` prints it."""
         return {"authority_host": self.authority_host, "tenant_id": self.tenant_id,
                 "tenant_domain": self.tenant_domain, "graph_endpoint": self.graph_endpoint,
-                "ca_bundle": self.ca_bundle, "admin": dict(self.admin), "pid": os.getpid()}
+                "ca_bundle": self.ca_bundle, "admin": dict(self.admin),
+                "replication_delay": self.replication_delay,
+                "resource_manager_endpoint": self.resource_manager_endpoint,
+                "subscriptions": [{"id": sub_id, "name": name}
+                                  for sub_id, name in self.subscriptions],
+                "pid": os.getpid()}
+
+    def set_replication_delay(self, seconds):
+        """Make objects Graph creates from now on reach the token endpoint ``seconds`` late."""
+        self.replication_delay = _replication_delay(seconds)
+        if self._server is not None and self._server.router.graph is not None:
+            self._server.router.graph.replication_delay = self.replication_delay
 
     def _ensure_admin(self):
         from ..core.certs import sha1_thumbprint
@@ -166,6 +220,8 @@ class Emulator:
             if app is None:
                 app = st.create_application(data, {"displayName": ADMIN_NAME})
                 data["tenant"]["adminObjectId"] = app["id"]
+            if st.service_principal_for(data, app["appId"]) is None:
+                st.add_service_principal(data, app)
             if not any(c.get("customKeyIdentifier") == thumbprint for c in app["keyCredentials"]):
                 app["keyCredentials"].append(key_credential(self.pki.admin_cert,
                                                             display_name=ADMIN_NAME))
@@ -179,7 +235,8 @@ class Emulator:
 
     def create_application(self, display_name, *, certificates=(), identifier_uris=(),
                            app_roles=(), requested_token_version=None):
-        """Register an application (and its service principal); returns a copy of it.
+        """Register an application and create its service principal (two objects in Entra: see
+        ``state``), as already replicated; returns a copy of the application.
 
         ``certificates`` are ``x509.Certificate`` objects registered as keyCredentials;
         ``app_roles`` are role values (strings) or Graph appRole dicts."""
@@ -192,6 +249,7 @@ class Emulator:
                 "displayName": display_name, "identifierUris": list(identifier_uris),
                 "keyCredentials": [key_credential(c) for c in certificates], "appRoles": roles,
                 "api": {"requestedAccessTokenVersion": requested_token_version}})
+            st.add_service_principal(data, app)
             return copy.deepcopy(app)
 
     def application(self, app_id):
@@ -246,11 +304,12 @@ class Emulator:
         self._server.router.log.clear()
 
     def add_fault(self, path, *, method=None, count=1, status=None, delay=0, retry_after=None,
-                  body=None):
-        """Inject a fault into the next ``count`` requests whose path matches ``path``."""
+                  body=None, replication_delay=None):
+        """Inject a fault into the next ``count`` requests whose path matches ``path``
+        (``replication_delay``: what those Graph writes create lags at the token endpoint)."""
         return self._server.router.faults.add({
             "path": path, "method": method, "count": count, "status": status, "delay": delay,
-            "retry_after": retry_after, "body": body})
+            "retry_after": retry_after, "body": body, "replication_delay": replication_delay})
 
     def clear_faults(self):
         self._server.router.faults.clear()

@@ -16,12 +16,17 @@ Control endpoints, for tests:
   "status"?, "delay"? (s, <= 60), "retry_after"?, "body"? ("malformed" or raw text)}`` -> 201; the
   next ``count`` matching requests get it (no ``status``: served normally, then ``body`` /
   ``Retry-After`` applied). ``DELETE`` clears all faults. Bad specs -> 400 with the reason.
+  ``"replication_delay"? (s, <= 3600)`` makes the applications, service principals and key
+  credentials a matching Graph write creates reach the token endpoint that late (Entra's
+  replication lag; ``Emulator(replication_delay=...)`` sets it for every write).
 * Bodies above 1 MiB -> 413 (drained up to 16 MiB so the client reads the answer, then closed).
+* Memory stays bounded whatever clients send: the request log clips each field to 1 kB and keeps
+  8 MB at most; at most 100 faults wait (path <= 1 kB, body <= 64 kB); JSON nesting deeper than
+  64 levels is a 400 (``wire.parse_json``).
 """
 import collections
 import datetime
 import ipaddress
-import json
 import logging
 import re
 import socket
@@ -30,7 +35,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from .wire import Request, Response, json_response
+from .wire import Request, Response, clip, json_response, parse_json
 
 LOG = logging.getLogger("azext_entracert.emulator")
 MAX_BODY = 1024 * 1024
@@ -41,38 +46,60 @@ KEPT_QUERY = ("$filter", "$select")  # the only query parts the request log keep
 class RequestLog:
     """The last requests served: time, method, path (query kept only for $filter/$select),
     status, client id, error code, and for tokens the credential form and scope; never a secret,
-    an assertion or a token."""
+    an assertion or a token.
 
-    def __init__(self, size=10000):
-        self._entries = collections.deque(maxlen=size)
+    Bounded in bytes as well as entries: every string a client chose is clipped to 1 kB, and the
+    oldest entries go once the whole log passes ``max_bytes``, so a flood of 60 kB paths or huge
+    scopes costs a few MB, not hundreds."""
+
+    ENTRY_OVERHEAD = 512  # the dict, its float and int values: roughly, in bytes
+
+    def __init__(self, size=10000, max_bytes=8 * 1024 * 1024):
+        self._entries = collections.deque()
+        self._size, self._max_bytes, self._bytes = size, max_bytes, 0
+        self._lock = threading.Lock()
 
     def record(self, request, response, started):
-        kept = {k: v for k, v in request.query.items() if k in KEPT_QUERY}
-        self._entries.append({
+        kept = {k: clip(v) for k, v in request.query.items() if k in KEPT_QUERY}
+        entry = {
             "time": started,  # epoch here; ISO 8601 when read (keeps the hot path light)
-            "method": request.method,
-            "path": request.path,
+            "method": clip(request.method, 16),
+            "path": clip(request.path),
             "query": kept,
             "status": response.status,
-            "client_id": response.log.get("client_id"),
-            "error_code": response.log.get("error_code"),
-            "credential": response.log.get("credential"),  # e.g. "PS256 x5t#S256 x5c"
-            "scope": response.log.get("scope"),
+            "client_id": clip(response.log.get("client_id"), 100),
+            "error_code": clip(response.log.get("error_code"), 100),
+            "credential": clip(response.log.get("credential"), 100),  # "PS256 x5t#S256 x5c"
+            "scope": clip(response.log.get("scope")),
             "duration_ms": round((time.time() - started) * 1000, 2),
-        })
+        }
+        cost = self.ENTRY_OVERHEAD + sum(len(v) for v in (*entry.values(), *kept.values())
+                                         if isinstance(v, str))
+        with self._lock:
+            self._entries.append((entry, cost))
+            self._bytes += cost
+            while len(self._entries) > self._size or self._bytes > self._max_bytes:
+                self._bytes -= self._entries.popleft()[1]
 
     def entries(self):
+        with self._lock:
+            entries = [entry for entry, _ in self._entries]
         return [{**entry, "time": datetime.datetime.fromtimestamp(
-            entry["time"], datetime.timezone.utc).isoformat()} for entry in list(self._entries)]
+            entry["time"], datetime.timezone.utc).isoformat()} for entry in entries]
 
     def clear(self):
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
 
 
 class Faults:
     """Faults to inject into the next N requests whose path matches (substring or regex)."""
 
-    FIELDS = ("path", "method", "count", "status", "delay", "retry_after", "body")
+    FIELDS = ("path", "method", "count", "status", "delay", "retry_after", "body",
+              "replication_delay")
+
+    MAX_PENDING = 100
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -84,11 +111,12 @@ class Faults:
             raise ValueError("a fault needs a non-empty 'path' (a substring or regex of the path)")
         unknown = set(spec) - set(self.FIELDS)
         if unknown:
-            raise ValueError(f"unknown fault fields: {sorted(unknown)}; allowed: {list(self.FIELDS)}")
+            raise ValueError(
+                f"unknown fault fields: {sorted(unknown)}; allowed: {list(self.FIELDS)}")
         fault = {"path": spec["path"], "method": (spec.get("method") or "").upper() or None,
                  "count": spec.get("count", 1), "status": spec.get("status"),
                  "delay": spec.get("delay") or 0, "retry_after": spec.get("retry_after"),
-                 "body": spec.get("body")}
+                 "body": spec.get("body"), "replication_delay": spec.get("replication_delay")}
         if not isinstance(fault["count"], int) or fault["count"] < 1:
             raise ValueError("'count' must be a positive integer")
         if fault["status"] is not None and not (isinstance(fault["status"], int)
@@ -98,15 +126,25 @@ class Faults:
             raise ValueError("'delay' must be a number of seconds between 0 and 60")
         if fault["body"] is not None and not isinstance(fault["body"], str):
             raise ValueError("'body' must be \"malformed\" or a string")
+        # Bounded like the request log: pending faults cannot pile up megabytes.
+        if len(fault["path"]) > 1024 or len(fault["body"] or "") > 64 * 1024:
+            raise ValueError("'path' is limited to 1024 characters and 'body' to 64 KiB")
         if fault["retry_after"] is not None and (isinstance(fault["retry_after"], bool) or not (
                 isinstance(fault["retry_after"], int) and fault["retry_after"] >= 0)):
             # It becomes a header: a string could smuggle a CR/LF and forge other headers.
             raise ValueError("'retry_after' must be a whole number of seconds (0 or more)")
+        lag = fault["replication_delay"]
+        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, (int, float))
+                                or not 0 <= lag <= 3600):
+            raise ValueError("'replication_delay' must be a number of seconds between 0 and 3600")
         try:
             fault["regex"] = re.compile(fault["path"])
         except re.error:
             fault["regex"] = None
         with self._lock:
+            if len(self._faults) >= self.MAX_PENDING:
+                raise ValueError(f"{self.MAX_PENDING} faults are pending already; clear them "
+                                 "(DELETE /_emulator/faults) first")
             self._faults.append(fault)
         return {k: fault[k] for k in self.FIELDS}
 
@@ -133,6 +171,8 @@ def apply_fault(fault, handle, request):
     """Delay, replace status/body, add Retry-After, as ``fault`` asks."""
     if fault["delay"]:
         time.sleep(fault["delay"])
+    if fault["replication_delay"] is not None:
+        request.replication_delay = fault["replication_delay"]
     if fault["status"] is not None:
         response = json_response(fault["status"], {"error": "emulator_fault",
                                                    "error_description": "Injected by a test."},
@@ -175,15 +215,14 @@ class Router:
         path, method = request.path, request.method
         parts = [p for p in path.split("/") if p]
         if path.startswith(("/v1.0/", "/beta/")) or path in ("/v1.0", "/beta"):
-            if self.graph is None:
-                return json_response(501, {"error": {"code": "NotImplemented",
-                                                      "message": "Graph is not available."}})
             return self.graph.handle(request)
         if parts[:1] == ["_emulator"]:
             return self._control(request, parts)
         if method == "GET":
             if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
                 return self.sts.openid_configuration(request, parts[0])
+            if len(parts) == 3 and parts[1:] == [".well-known", "openid-configuration"]:
+                return self.sts.openid_configuration_v1(request, parts[0])
             if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
                 return self.sts.jwks(request, parts[0])
             if len(parts) == 3 and parts[1:] == ["discovery", "keys"]:
@@ -194,8 +233,11 @@ class Router:
                 return self.sts.metadata_endpoints(request)
         if method == "POST" and len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
             return self.sts.token(request, parts[0])
-        return json_response(404, {"error": "not_found",
-                                   "error_description": f"No emulator endpoint for {method} {path}."})
+        if method == "POST" and len(parts) == 3 and parts[1:] == ["oauth2", "token"]:
+            return self.sts.token(request, parts[0], version=1)
+        return json_response(404, {
+            "error": "not_found",
+            "error_description": f"No emulator endpoint for {method} {path}."})
 
     def _control(self, request, parts):
         if parts == ["_emulator", "requests"] and request.method in ("GET", "DELETE"):
@@ -208,7 +250,7 @@ class Router:
                 self.faults.clear()
                 return Response(status=204)
             try:
-                return json_response(201, self.faults.add(json.loads(request.body or b"null")))
+                return json_response(201, self.faults.add(parse_json(request.body or b"null")))
             except ValueError as exc:
                 return json_response(400, {"error": "invalid_fault", "error_description": str(exc)})
         return json_response(404, {"error": "not_found", "error_description": "Unknown control "

@@ -8,6 +8,14 @@ Graph can return them nearly as stored.
 All access goes through ``TenantState.read()`` (a consistent snapshot under the lock) or
 ``TenantState.transaction()`` (mutate, then persist on a clean exit; an exception discards the
 change). Client secrets are stored as salted SHA-256 hashes, never in clear.
+
+As in Entra, an application and its service principal are separate objects: ``create_application``
+makes the application only, ``add_service_principal`` its service principal (Graph's ``POST
+/servicePrincipals``), and only an application with a service principal can sign in or be a
+token's resource. Private fields (names starting with ``_``) are never returned by Graph:
+``_createdAt`` (epoch seconds of the emulator clock) and ``_replicationDelay`` on applications,
+service principals and key credentials written through Graph let the token endpoint ignore
+them until ``replicated`` (Entra's replication lag, on demand).
 """
 import base64
 import contextlib
@@ -26,7 +34,9 @@ from ..core import certs
 from ..core.errors import ConfigurationError
 from ..core.fileio import PRIVATE, atomic_write
 from ..core.profiles import GUID
-from ..core.times import iso_z as graph_time, parse_iso, utc_now as utcnow
+from ..core.times import iso_z as graph_time
+from ..core.times import parse_iso
+from ..core.times import utc_now as utcnow
 
 # First-party resources every Entra tenant has. App role ids are Microsoft Graph's real ones, so a
 # token's ``roles`` claim reads as it would against the real service.
@@ -41,8 +51,9 @@ FIRST_PARTY = {
                                   "https://graph.microsoft.com/"],
         "appRoles": [
             {"id": APPLICATION_READWRITE_ALL, "value": "Application.ReadWrite.All",
-             "displayName": "Read and write all applications", "allowedMemberTypes": ["Application"],
-             "description": "Manage all applications.", "isEnabled": True, "origin": "Application"},
+             "displayName": "Read and write all applications",
+             "allowedMemberTypes": ["Application"], "description": "Manage all applications.",
+             "isEnabled": True, "origin": "Application"},
             {"id": APPLICATION_READWRITE_OWNEDBY, "value": "Application.ReadWrite.OwnedBy",
              "displayName": "Manage apps that this app creates or owns",
              "allowedMemberTypes": ["Application"], "description": "Manage owned applications.",
@@ -137,7 +148,8 @@ class TenantState:
 
     def _new_tenant(self, domain):
         data = {
-            "tenant": {"id": str(uuid.uuid4()), "domain": domain, "displayName": "entracert emulator"},
+            "tenant": {"id": str(uuid.uuid4()), "domain": domain,
+                       "displayName": "entracert emulator"},
             "applications": {},
             "servicePrincipals": {},
             "appRoleAssignments": [],
@@ -164,7 +176,7 @@ def new_service_principal(app_id, display_name, app_roles=(), identifier_uris=()
 
 
 def create_application(data, fields):
-    """Add an application (Graph shape) and its service principal; return the application."""
+    """Add an application (Graph shape), without a service principal; return the application."""
     app = {
         "id": str(uuid.uuid4()),
         "appId": str(uuid.uuid4()),
@@ -178,10 +190,22 @@ def create_application(data, fields):
         "createdDateTime": graph_time(utcnow()),
     }
     data["applications"][app["id"]] = app
-    sp = new_service_principal(app["appId"], app["displayName"], app["appRoles"],
-                               app["identifierUris"])
-    data["servicePrincipals"][sp["id"]] = sp
     return app
+
+
+def add_service_principal(data, app):
+    """Add the service principal of ``app`` (the caller checks there is none yet); return it."""
+    sp = new_service_principal(app["appId"], app["displayName"], app.get("appRoles") or [],
+                               app.get("identifierUris") or [])
+    data["servicePrincipals"][sp["id"]] = sp
+    return sp
+
+
+def delete_service_principal(data, sp_id):
+    """Remove a service principal and every role assignment touching it."""
+    del data["servicePrincipals"][sp_id]
+    data["appRoleAssignments"] = [a for a in data["appRoleAssignments"]
+                                  if sp_id not in (a["principalId"], a["resourceId"])]
 
 
 def delete_application(data, object_id):
@@ -189,10 +213,7 @@ def delete_application(data, object_id):
     app = data["applications"].pop(object_id)
     sp = service_principal_for(data, app["appId"])
     if sp is not None:
-        del data["servicePrincipals"][sp["id"]]
-        data["appRoleAssignments"] = [
-            a for a in data["appRoleAssignments"]
-            if sp["id"] not in (a["principalId"], a["resourceId"])]
+        delete_service_principal(data, sp["id"])
     return app
 
 
@@ -203,7 +224,22 @@ def application_by_app_id(data, app_id):
 
 
 def service_principal_for(data, app_id):
-    return next((s for s in data["servicePrincipals"].values() if s["appId"] == app_id), None)
+    wanted = app_id.lower()
+    return next((s for s in data["servicePrincipals"].values() if s["appId"].lower() == wanted),
+                None)
+
+
+def stamp_created(entity, now, replication_delay=0):
+    """Record when Graph wrote ``entity`` and, if it lags, how long the token endpoint must
+    ignore it."""
+    entity["_createdAt"] = now
+    if replication_delay:
+        entity["_replicationDelay"] = replication_delay
+
+
+def replicated(entity, now):
+    """Whether the token endpoint sees ``entity`` at ``now`` (objects without stamps: always)."""
+    return now >= entity.get("_createdAt", 0) + entity.get("_replicationDelay", 0)
 
 
 def sync_service_principal(data, app):
@@ -216,19 +252,21 @@ def sync_service_principal(data, app):
 
 
 def resource_for_audience(data, audience, origin_netlocs=()):
-    """The service principal a token audience (appId, api://appId, identifier URI) names, or None.
+    """The service principal a token audience (its appId or one of its app's ``identifierUris``,
+    i.e. a ``servicePrincipalNames`` entry) names, or None. ``api://{appId}`` is not implicit:
+    as in Entra it resolves only when the app lists it in ``identifierUris``.
 
     The emulator's own origin (any of ``origin_netlocs``, with or without a trailing ``/``) is
     Microsoft Graph, as ``az cloud register --endpoint-microsoft-graph-resource-id`` points it
     there. One function for the STS (scope to resource) and Graph (is this token for me?), so
     both agree on every audience."""
     parts = urlsplit(audience)
-    if parts.scheme == "https" and parts.netloc.lower() in origin_netlocs and parts.path in ("", "/"):
+    if (parts.scheme == "https" and parts.netloc.lower() in origin_netlocs
+            and parts.path in ("", "/")):
         return service_principal_for(data, GRAPH_APP_ID)
     wanted = {audience, audience.rstrip("/"), audience.rstrip("/") + "/"}
     for sp in data["servicePrincipals"].values():
-        names = set(sp.get("servicePrincipalNames", [])) | {f"api://{sp['appId']}"}
-        if names & wanted:
+        if set(sp.get("servicePrincipalNames", [])) & wanted:
             return sp
     return None
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import az_environment, sign_in_az
 
 GRAPH = "https://graph.microsoft.com/.default"
@@ -86,6 +85,7 @@ def test_msal_serves_the_second_call_from_its_cache(emulator, client_app, trust_
 
 def test_msal_surfaces_entra_errors(emulator, make_app, trust_emulator, rsa_keys):
     from conftest import make_certificate, pem_of
+
     from azext_entracert.core.certs import sha1_thumbprint
 
     app = make_app("clients-unregistered", key_index=8)

@@ -94,6 +94,11 @@ class Graph:
         assert response.status == 201, response.json
         return response.json
 
+    def create_sp(self, app):
+        response = self.call("POST", "/v1.0/servicePrincipals", {"appId": app["appId"]})
+        assert response.status == 201, response.json
+        return response.json
+
     def stored(self, object_id):
         with self.state.read() as data:
             return json.loads(json.dumps(data["applications"][object_id]))
@@ -195,7 +200,7 @@ def test_request_log_names_the_caller_never_the_token(graph):
 
 # --- applications: create, list, filter, get, select ---
 
-def test_create_returns_the_application_and_makes_its_service_principal(graph, keys):
+def test_create_returns_the_application_and_no_service_principal(graph, keys):
     cert = make_cert(keys[1], cn="created")
     app = graph.create("created", identifierUris=["api://created"],
                        keyCredentials=[key_credential(cert)])
@@ -206,10 +211,17 @@ def test_create_returns_the_application_and_makes_its_service_principal(graph, k
     assert credential["displayName"] == "CN=created"
     assert credential["startDateTime"] == st.graph_time(cert.not_valid_before_utc)
     assert credential["endDateTime"] == st.graph_time(cert.not_valid_after_utc)
-    sps = graph.call("GET", "/v1.0/servicePrincipals",
-                     query={"$filter": f"appId eq '{app['appId']}'"}).json["value"]
-    assert [sp["appId"] for sp in sps] == [app["appId"]]
-    assert "api://created" in sps[0]["servicePrincipalNames"]
+    def listed():
+        return graph.call("GET", "/v1.0/servicePrincipals",
+                          query={"$filter": f"appId eq '{app['appId']}'"}).json["value"]
+
+    assert listed() == []  # as in Entra: the service principal is a separate object
+    created = graph.create_sp(app)
+    assert created["@odata.context"].endswith("servicePrincipals/$entity")
+    assert created["accountEnabled"] is True and "api://created" in created[
+        "servicePrincipalNames"]
+    assert [sp["id"] for sp in listed()] == [created["id"]]
+    assert not any(k.startswith("_") for k in created)  # creation stamps stay private
 
 
 def test_create_needs_a_display_name(graph):
@@ -238,7 +250,7 @@ def test_filter_by_identifier_uri_and_no_match(graph):
     assert len(graph.call("GET", "/v1.0/applications").json["value"]) == 2
 
 
-@pytest.mark.parametrize("clause", ["startswith(displayName,'a')", "appId eq", "foo eq 'x'"])
+@pytest.mark.parametrize("clause", ["contains(displayName,'a')", "appId eq", "foo eq 'x'"])
 def test_unsupported_filter_is_a_400(graph, clause):
     response = graph.call("GET", "/v1.0/applications", query={"$filter": clause})
     assert response.status == 400
@@ -335,6 +347,7 @@ def test_patch_rejects_invalid_key_credentials_and_changes_nothing(graph, keys):
 def test_patch_rules_for_other_properties(graph, keys):
     app = graph.create("before", identifierUris=["api://taken"])
     other = graph.create("other")
+    graph.create_sp(other)
     url = f"/v1.0/applications/{other['id']}"
     assert_error(graph.call("PATCH", url, {"passwordCredentials": [{"displayName": "x"}]}), 400,
                  "Request_BadRequest", "New password credentials must be generated using "
@@ -363,6 +376,7 @@ def test_patch_rules_for_other_properties(graph, keys):
 
 def test_delete_removes_application_and_service_principal(graph):
     app = graph.create()
+    graph.create_sp(app)
     response = graph.call("DELETE", f"/v1.0/applications/{app['id']}")
     assert response.status == 204
     assert_error(graph.call("GET", f"/v1.0/applications/{app['id']}"), 404,
@@ -560,6 +574,7 @@ def test_add_password_validates_dates_and_permission(graph):
 
 def test_grant_an_app_role_on_graph(graph):
     app = graph.create("client")
+    graph.create_sp(app)
     with graph.state.read() as data:
         graph_sp = st.service_principal_for(data, st.GRAPH_APP_ID)["id"]
         client_sp = st.service_principal_for(data, app["appId"])["id"]
@@ -588,6 +603,7 @@ def test_grant_an_app_role_on_graph(graph):
 
 def test_service_principal_reads_and_duplicate_create(graph):
     app = graph.create("sp")
+    graph.create_sp(app)
     sp = graph.call("GET", "/v1.0/servicePrincipals",
                     query={"$filter": f"appId eq '{app['appId']}'"}).json["value"][0]
     got = graph.call("GET", f"/v1.0/servicePrincipals/{sp['id']}").json
@@ -598,6 +614,28 @@ def test_service_principal_reads_and_duplicate_create(graph):
                  "Request_MultipleObjectsWithSameKeyValue")
     assert_error(graph.call("POST", "/v1.0/servicePrincipals", {"appId": str(uuid.uuid4())}), 400,
                  "Request_BadRequest")
+
+
+def test_service_principal_patch_and_delete_by_id_or_app_id(graph):
+    app = graph.create("sp-managed")
+    sp = graph.create_sp(app)
+    by_app_id = f"/v1.0/servicePrincipals(appId='{app['appId']}')"
+    assert graph.call("PATCH", by_app_id, {"accountEnabled": False, "tags": ["x"]}).status == 204
+    got = graph.call("GET", f"/v1.0/servicePrincipals/{sp['id']}").json
+    assert got["accountEnabled"] is False and got["tags"] == ["x"]
+    assert_error(graph.call("PATCH", by_app_id, {"accountEnabled": "no"}), 400,
+                 "Request_BadRequest")
+    assert_error(graph.call("PATCH", by_app_id, {"appId": str(uuid.uuid4())}), 400,
+                 "Request_BadRequest")
+    assert graph.call("DELETE", by_app_id).status == 204
+    assert_error(graph.call("GET", by_app_id), 404, "Request_ResourceNotFound")
+    assert_error(graph.call("DELETE", f"/v1.0/servicePrincipals/{sp['id']}"), 404,
+                 "Request_ResourceNotFound")
+    assert graph.create_sp(app)["id"] != sp["id"]  # a new object can take its place
+    with graph.state.read() as data:
+        graph_sp = st.service_principal_for(data, st.GRAPH_APP_ID)["id"]
+    assert_error(graph.call("DELETE", f"/v1.0/servicePrincipals/{graph_sp}"), 403,
+                 "Authorization_RequestDenied")
 
 
 # --- defensive ---
@@ -620,7 +658,7 @@ def test_unknown_routes_and_methods_are_graph_errors(graph, method, path):
 @pytest.mark.parametrize("body", [
     {"displayName": "x", "keyCredentials": "nope"}, {"displayName": "x", "keyCredentials": [None]},
     {"displayName": "x", "identifierUris": [1]}, {"displayName": "x", "appRoles": [{"id": 1}]},
-    {"displayName": "x", "passwordCredentials": [{}]}, {"displayName": ["x"]},
+    {"displayName": "x", "passwordCredentials": [None]}, {"displayName": ["x"]},
 ])
 def test_wrong_types_never_crash(graph, body):
     assert graph.call("POST", "/v1.0/applications", body).status == 400

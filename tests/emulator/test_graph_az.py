@@ -8,12 +8,13 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from conftest import az_environment, sign_in_az
 
 from azext_entracert.core import certs
-from conftest import az_environment, sign_in_az
 
 from .test_graph import make_cert
 
@@ -88,3 +89,47 @@ def test_az_reports_graph_errors(az, emulator):
                             env=az.env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- az ad app / sp create and list: Graph's OData subset as az sends it (emulator/odata.py) ---
+
+def graph_filters(emulator, collection):
+    return [e["query"].get("$filter") for e in emulator.requests_log()
+            if e["path"] == f"/v1.0/{collection}" and e["method"] == "GET"]
+
+
+def test_az_ad_app_create_then_list_by_display_name(az, emulator):
+    name = f"az-app-{uuid.uuid4().hex[:8]}"
+    emulator.clear_log()
+    created = az("ad", "app", "create", "--display-name", name)
+    assert created["displayName"] == name
+    # az first looks for an app of that name: startswith(displayName,'...') must be understood.
+    assert graph_filters(emulator, "applications") == [f"startswith(displayName,'{name}')"]
+    assert [a["appId"] for a in az("ad", "app", "list", "--display-name", name)] == [
+        created["appId"]]
+    again = az("ad", "app", "create", "--display-name", name)  # found, so patched, not duplicated
+    assert again["appId"] == created["appId"]
+    both = az("ad", "app", "list", "--display-name", name[:-1], "--app-id", created["appId"])
+    assert [a["id"] for a in both] == [created["id"]]  # "appId eq ... and startswith(...)"
+
+
+def test_az_ad_sp_create_then_list(az, emulator):
+    name = f"az-sp-{uuid.uuid4().hex[:8]}"
+    app = az("ad", "app", "create", "--display-name", name)
+    sp = az("ad", "sp", "create", "--id", app["appId"])
+    assert (sp["appId"], sp["displayName"]) == (app["appId"], name)
+    assert [s["id"] for s in az("ad", "sp", "list", "--display-name", name)] == [sp["id"]]
+    assert [s["id"] for s in az("ad", "sp", "list", "--filter",
+                                f"appId in ('{app['appId']}') and accountEnabled eq true")] \
+        == [sp["id"]]
+
+
+def test_az_follows_next_link_past_a_page(az, emulator):
+    prefix = f"az-paged-{uuid.uuid4().hex[:8]}-"
+    for i in range(101):  # Graph's default page holds 100
+        emulator.create_application(f"{prefix}{i:03}")
+    emulator.clear_log()
+    listed = az("ad", "app", "list", "--display-name", prefix)
+    assert len({a["appId"] for a in listed}) == 101
+    pages = [e for e in emulator.requests_log() if e["path"] == "/v1.0/applications"]
+    assert len(pages) == 2 and all(e["status"] == 200 for e in pages)

@@ -39,7 +39,8 @@ def test_keep_alive_serves_several_requests_on_one_connection(emulator):
     import ssl
 
     context = ssl.create_default_context(cafile=emulator.ca_bundle)
-    connection = http.client.HTTPSConnection("127.0.0.1", emulator.port, context=context, timeout=10)
+    connection = http.client.HTTPSConnection("127.0.0.1", emulator.port, context=context,
+                                             timeout=10)
     for _ in range(3):
         connection.request("GET", f"/{emulator.tenant_id}/discovery/v2.0/keys")
         response = connection.getresponse()
@@ -191,7 +192,8 @@ def test_module_runs_until_sigterm_and_a_restart_keeps_everything(tmp_path, rsa_
     process, info = start_module(state_dir)
     try:
         assert info == json.loads((state_dir / "emulator.json").read_text())
-        assert info["authority_host"].startswith("https://127.0.0.1:") and info["pid"] == process.pid
+        assert info["authority_host"].startswith("https://127.0.0.1:")
+        assert info["pid"] == process.pid
         assert info["graph_endpoint"] == info["authority_host"]
         for private in ("ca-key.pem", "server-key.pem", "signing-key.pem", "admin.pem",
                         "tenant.json"):

