@@ -6,15 +6,18 @@ there is never a moment when a key is world-readable), flushed and fsynced, then
 target. A crash leaves either the old file or the new one, never half of either.
 """
 import contextlib
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import InputFileError, OutputError
 
 PRIVATE = 0o600
 PUBLIC = 0o644
+SET_ASIDE_KEPT = 24 * 3600  # a damaged file set aside stays a day for a look (its tokens expire)
 
 
 def read_input(path, *, what="file"):
@@ -62,7 +65,7 @@ def check_writable(path, *, overwrite=False):
 
 
 def atomic_write(path, data, *, mode=PUBLIC, overwrite=False):
-    """Write ``data`` to ``path`` atomically with ``mode``; refuse to replace unless ``overwrite``."""
+    """Write ``data`` to ``path`` atomically with ``mode``; never replace unless ``overwrite``."""
     atomic_write_all([(path, data, mode)], overwrite=overwrite)
 
 
@@ -73,7 +76,8 @@ def atomic_write_all(files, *, overwrite=False):
     already placed are removed again (or, when they replaced an old file, that file is left as the
     rename made it, which is still a whole file).
     """
-    targets = [(check_writable(path, overwrite=overwrite), data, mode) for path, data, mode in files]
+    targets = [(check_writable(path, overwrite=overwrite), data, mode)
+               for path, data, mode in files]
     staged = []
     try:
         for path, data, mode in targets:
@@ -96,6 +100,43 @@ def atomic_write_all(files, *, overwrite=False):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
     return [path for path, _, _ in targets]
+
+
+def set_aside(path):
+    """Rename a damaged ``path`` to ``path.corrupt-<epoch>`` (kept for a look); return the name."""
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    path.replace(aside)
+    return aside
+
+
+def leftovers(path, *, kept=SET_ASIDE_KEPT, now=None):
+    """What interrupted writes of ``path`` left beside it: ``atomic_write``'s temporary files
+    (a killed write leaves one, and it may hold a token) and set-aside copies older than ``kept``
+    seconds. Remove them only while holding ``path``'s lock, when no write of it can be running."""
+    path = Path(path)
+    name = glob.escape(path.name)
+    limit = (now or time.time()) - kept
+    temporary = list(path.parent.glob(f".{name}.*.tmp"))
+    old = [p for p in path.parent.glob(f"{name}.corrupt-*") if _mtime(p) <= limit]
+    return temporary + old
+
+
+def remove_files(paths):
+    """Unlink ``paths``, ignoring those already gone; return how many were removed."""
+    removed = 0
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+            removed += 1
+    return removed
+
+
+def _mtime(path):
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def _stage(path, data, mode):

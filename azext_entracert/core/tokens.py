@@ -1,38 +1,44 @@
 """Access tokens for a profile: MSAL's confidential client over our assertion, with a persistent,
-locked cache.
+locked cache per identity.
 
-How a request travels: the profile says who and where; the persistent MSAL token cache is looked
-up first (a hit returns without any network request, in a new process too, because MSAL's
-discovery GETs are kept in a persisted ``http_cache`` as MSAL documents for CLIs); only on a miss
-is the certificate loaded (so a cache hit never asks for a password) and a client assertion signed
-by ``assertion`` for MSAL to send. Every network acquisition and every failure is audited.
+How a request travels: the profile says who and where; the persistent MSAL token cache of that
+identity is looked up first (a hit returns without any network request, in a new process too,
+because MSAL's discovery GETs are kept in a persisted ``http_cache`` as MSAL documents for CLIs);
+only on a miss is the certificate loaded (so a cache hit never asks for a password) and a client
+assertion signed by ``assertion`` for MSAL to send. Every network acquisition and every failure
+is audited.
 
-Both caches live in the entracert folder with mode 0600. The token cache is read, used and
-written back under one cross-process lock, so parallel processes (pytest-xdist workers) neither
-corrupt it nor lose entries, and a second process waiting on the lock finds the first one's token
-instead of asking Entra again. A cache file that cannot be parsed is set aside with a warning.
+A cached token counts only for the identity that obtained it: profile, tenant, client id,
+authority, CA trust (the bundle's content) and certificate together (``identity``); each identity
+has its own cache file, read, used and written back under its own lock (``cache``), so parallel
+processes (pytest-xdist workers) neither corrupt it nor lose entries, and a second process waiting
+on the lock finds the first one's token instead of asking Entra again.
 """
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import json
 import logging
-import pickle
 import re
 import time
 from pathlib import Path
 
 from . import aadsts, audit
-from .errors import (AuthenticationError, CertificateError, ConfigurationError, EntraCertError,
-                     InputFileError, NetworkError)
-from .fileio import PRIVATE, atomic_write, file_lock
+from .cache import HttpCache, TokenCache, remove_access_tokens
+from .errors import (
+    AuthenticationError,
+    CertificateError,
+    ConfigurationError,
+    EntraCertError,
+    InputFileError,
+    NetworkError,
+)
 from .times import iso_z
 
 logger = logging.getLogger("entracert")
 
-TOKEN_CACHE = "msal_token_cache.json"
-HTTP_CACHE = "msal_http_cache.bin"
-LOCK_TIMEOUT = 120
+TOKEN_ATTEMPTS = 3  # token requests per acquisition when Entra answers 429/5xx
 EXPIRY_WARNING_DAYS = 30
 
 
@@ -47,7 +53,7 @@ class AccessToken:
     profile: str
     tenant: str
     client_id: str
-    thumbprint: str
+    thumbprint: str  # of the certificate that obtained this token
     token_type: str = "Bearer"
 
     def to_dict(self):
@@ -76,181 +82,154 @@ def scopes_for(profile, *, scopes=None, resource=None):
     return list(scopes) if scopes else profile.default_scopes
 
 
-class TokenCache:
-    """MSAL's serializable token cache persisted as ``msal_token_cache.json`` (0600)."""
+def identity(profile, environ=None):
+    """What a cached token of ``profile`` is bound to; a token counts only for the same identity.
 
-    def __init__(self, directory):
-        self.path = Path(directory) / TOKEN_CACHE
-
-    @contextlib.contextmanager
-    def open(self):
-        """Lock, load (setting a corrupt file aside), yield the cache, save it if it changed."""
-        import msal
-
-        with file_lock(self.path, timeout=LOCK_TIMEOUT):
-            cache = msal.SerializableTokenCache()
-            text = self._read()
-            if text is not None:
-                try:
-                    _check_cache_shape(json.loads(text))
-                    cache.deserialize(text)
-                except ValueError as exc:
-                    aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-                    self.path.replace(aside)
-                    logger.warning("The token cache '%s' could not be read (%s); it was moved to "
-                                   "'%s' and a new cache was started.", self.path, exc, aside)
-                    cache = msal.SerializableTokenCache()
-            yield cache
-            if cache.has_state_changed:
-                atomic_write(self.path, cache.serialize().encode("utf-8"), mode=PRIVATE,
-                             overwrite=True)
-
-    def _read(self):
-        """The cache file's text; None when there is none yet. Undecodable bytes are damage."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise InputFileError(
-                f"The token cache '{self.path}' cannot be read: {exc.strerror or exc}.",
-                path=self.path, hint="It must belong to you (mode 0600); fix its owner or "
-                                     "permissions, or delete it to start an empty cache.") from exc
-        return data.decode("utf-8", errors="replace") if data.strip() else None
-
-    def clear(self, client_id=None):
-        """Remove cached access tokens (of one client id, or all); return how many."""
-        with self.open() as cache:
-            return remove_access_tokens(cache, client_id=client_id)
-
-
-def remove_access_tokens(cache, *, client_id=None, scopes=None):
-    """Remove the access tokens of ``client_id`` (all clients: None) for exactly ``scopes``
-    (any: None) from an open MSAL cache; return how many."""
-    import msal
-
-    wanted = {s.lower() for s in scopes} if scopes is not None else None
-    doomed = [entry for entry in cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)
-              if (client_id is None or entry.get("client_id") == client_id)
-              and (wanted is None
-                   or {s.lower() for s in entry.get("target", "").split()} == wanted)]
-    for entry in doomed:
-        cache.remove_at(entry)
-    return len(doomed)
-
-
-def _check_cache_shape(document):
-    """Refuse JSON that MSAL would choke on later: it wants {kind: {key: {field: value}}}."""
-    if not isinstance(document, dict) or not all(
-            isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
-            for entries in document.values()):
-        raise ValueError("not an MSAL token cache document")
-
-
-class HttpCache(dict):
-    """MSAL's ``http_cache`` (discovery responses), persisted with pickle as MSAL's docs show.
-
-    Loading tolerates any damage (start afresh); saving happens only when the content changed.
+    The certificate is the recorded thumbprint, so a cache hit reads no certificate; a profile
+    that recorded none (the environment's) is known by its certificate's bytes, so a replaced or
+    missing file never meets another certificate's tokens.
     """
+    from .http import trust_fingerprint
 
-    def __init__(self, directory):
-        super().__init__()
-        self.path = Path(directory) / HTTP_CACHE
+    return {"profile": profile.name, "tenant": profile.tenant.lower(),
+            "clientId": profile.client_id.lower(),
+            "authority": profile.authority_host.rstrip("/").lower(),
+            "trust": trust_fingerprint(profile.ca_bundle, environ),
+            "certificate": profile.thumbprint or _certificate_digest(profile)}
+
+
+def _certificate_digest(profile):
+    from .fileio import read_input
+    from .secrets import read_pfx_base64_env
+
+    if profile.pfx_base64_env:
+        data = read_pfx_base64_env(profile.pfx_base64_env)
+    else:
         try:
-            self.update(pickle.loads(self.path.read_bytes()))
-        except FileNotFoundError:
-            pass
-        except Exception as exc:  # noqa: BLE001 - any damage means: start afresh
-            logger.debug("Ignoring the unreadable HTTP cache %s: %s", self.path, exc)
-        self._snapshot = self._dump()
-
-    def _dump(self):
-        return pickle.dumps(dict(self))
-
-    def save(self):
-        data = self._dump()
-        if data != self._snapshot:
-            atomic_write(self.path, data, mode=PRIVATE, overwrite=True)
-            self._snapshot = data
+            data = read_input(profile.certificate, what="certificate file")
+        except InputFileError as exc:
+            raise _unreadable_certificate(profile, exc) from exc
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, now=None,
             claims=None):
-    """An access token for ``profile``: from the cache when possible, else from Entra.
+    """An access token for ``profile``: from its identity's cache when possible, else from Entra.
 
     ``prompt`` asks for the certificate password when the profile names no source and a person is
     at the terminal; it is called only if the certificate must be loaded. ``claims`` is a claims
     challenge from a resource (continuous access evaluation): it is sent to Entra, and MSAL never
     answers it from the cache.
     """
-    import msal
-    import requests
-
-    from .http import HttpClient
     from .profiles import config_dir
 
     directory = Path(directory) if directory else config_dir()
     scopes = list(scopes or profile.default_scopes)
     now = now or time.time()
     signer = _Signer(profile, prompt)
-    expires = profile.expires
-    if expires is not None and now >= expires.timestamp():
-        # Even a cached token is refused: it was issued to a credential that no longer works, and
-        # the cache is shared by every profile of this client id.
-        error = expired_error(profile, profile.thumbprint, expires, profile.certificate)
-        _audit(directory, profile, scopes, signer, error)
-        raise error
-    warn_about_expiry(profile, now=now)
-    http = HttpClient(ca_bundle=profile.ca_bundle)
-    http_cache = HttpCache(directory)
-    try:
-        with TokenCache(directory).open() as cache:
-            app = msal.ConfidentialClientApplication(
-                profile.client_id,
-                client_credential={"client_assertion": lambda: signer.assertion(app)},
-                authority=f"{profile.authority_host}/{profile.tenant}",
-                token_cache=cache, http_client=http, http_cache=http_cache,
-                instance_discovery=False,  # never call login.microsoftonline.com to "discover"
-                app_name="entracert")
-            if force:
-                remove_access_tokens(cache, client_id=profile.client_id, scopes=scopes)
-            result = app.acquire_token_for_client(scopes, claims_challenge=claims)
-    except EntraCertError as exc:
-        _audit(directory, profile, scopes, signer, exc)
-        raise
-    except ValueError as exc:  # MSAL: authority discovery failed, or a body that is not JSON
-        error = _discovery_error(profile, exc)
-        _audit(directory, profile, scopes, signer, error)
-        raise error from exc
-    except (requests.HTTPError, msal.exceptions.MsalServiceError) as exc:
-        # MSAL raises for a 5xx once our retries gave up: MsalServiceError("HTTP Error: 503")
-        # since it throttles (its NormalizedResponse), requests.HTTPError before.
-        error = NetworkError(
-            f"{profile.authority_host} answered HTTP {_http_status(exc)} (a server error).",
-            host=profile.authority_host,
-            hint="The identity service is failing; try again in a minute (MSAL waits for the "
-                 "server's Retry-After, 5 seconds by default, before it asks again).")
-        _audit(directory, profile, scopes, signer, error)
-        raise error from exc
-    finally:
-        http.close()
-        http_cache.save()
-    if "access_token" not in result:
-        error = aadsts.from_response(result, client_id=profile.client_id, tenant=profile.tenant,
-                                     thumbprint=signer.thumbprint or profile.thumbprint,
-                                     resource=" ".join(scopes), profile=profile.name,
-                                     certificate=profile.certificate)
-        _audit(directory, profile, scopes, signer, error)
-        raise error
+    with _failures_mapped(directory, profile, scopes, signer):
+        expires = profile.expires
+        if expires is not None and now >= expires.timestamp():
+            # Even a cached token is refused: it was issued to a credential that no longer works.
+            raise expired_error(profile, profile.thumbprint, expires, profile.certificate)
+        warn_about_expiry(profile, now=now)
+        store = TokenCache(directory, identity(profile))
+        with store.open() as cache:
+            result = _ask(profile, scopes, cache, signer, directory, force=force, claims=claims)
+            if signer.loaded is not None:
+                store.thumbprint = signer.thumbprint
+        if "access_token" not in result:
+            raise aadsts.from_response(result, client_id=profile.client_id, tenant=profile.tenant,
+                                       thumbprint=signer.thumbprint or profile.thumbprint,
+                                       resource=" ".join(scopes), profile=profile.name,
+                                       certificate=profile.certificate)
     source = "cache" if result.get("token_source") == "cache" else "network"
     token = AccessToken(
         token=result["access_token"], expires_on=int(now + int(result["expires_in"])),
         scopes=tuple(scopes), source=source, profile=profile.name, tenant=profile.tenant,
-        client_id=profile.client_id, thumbprint=signer.thumbprint or profile.thumbprint,
+        client_id=profile.client_id, thumbprint=store.thumbprint or profile.thumbprint,
         token_type=result.get("token_type", "Bearer"))
     if source == "network":
         _audit(directory, profile, scopes, signer)
     return token
+
+
+def _ask(profile, scopes, cache, signer, directory, *, force, claims):
+    """MSAL's answer for ``scopes`` over ``cache``; a token request that Entra answers 429/5xx is
+    made again (a new assertion each time) up to TOKEN_ATTEMPTS times, as long as it asks to wait
+    at most a minute. Our HTTP layer never re-sends the POST itself."""
+    import msal
+
+    from .http import HttpClient, pause, retry_wait
+
+    http = HttpClient(ca_bundle=profile.ca_bundle)
+    http_cache = HttpCache(directory)  # under the identity's lock: one discovery for the queue
+    try:
+        app = msal.ConfidentialClientApplication(
+            profile.client_id,
+            client_credential={"client_assertion": lambda: signer.assertion(app)},
+            authority=f"{profile.authority_host}/{profile.tenant}",
+            token_cache=cache, http_client=http, http_cache=http_cache,
+            instance_discovery=False,  # never call login.microsoftonline.com to "discover"
+            app_name="entracert")
+        if force:
+            remove_access_tokens(cache, scopes=scopes)
+        for attempt in range(1, TOKEN_ATTEMPTS + 1):
+            http.last_response = None
+            try:
+                result = app.acquire_token_for_client(scopes, claims_challenge=claims)
+            except (msal.exceptions.MsalServiceError, ValueError):
+                if not _ask_again(http.last_response, attempt):
+                    raise
+            else:
+                if "access_token" in result or not _ask_again(http.last_response, attempt):
+                    return result
+            pause(http.last_response, retry_wait(http.last_response, attempt - 1))
+            http_cache.forget_throttling()  # else MSAL answers the next attempt from memory
+    finally:
+        http.close()
+        http_cache.save()
+
+
+def _ask_again(answer, attempt):
+    """Whether the token request just answered deserves another attempt: Entra was busy."""
+    from .http import busy
+
+    return (attempt < TOKEN_ATTEMPTS and answer is not None and answer.request.method == "POST"
+            and busy(answer))
+
+
+@contextlib.contextmanager
+def _failures_mapped(directory, profile, scopes, signer):
+    """Every failure of an acquisition as one of our errors, audited once: MSAL's and requests'
+    exceptions are translated here and nowhere else (as httpx's ``map_httpcore_exceptions``)."""
+    try:
+        yield
+    except Exception as exc:
+        error = exc if isinstance(exc, EntraCertError) else _translated(exc, profile)
+        if error is None:  # not a library's failure: a bug, shown as such
+            raise
+        _audit(directory, profile, scopes, signer, error)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def _translated(exc, profile):
+    """MSAL's and requests' exceptions in the user's terms; None for anything else."""
+    import msal
+    import requests
+
+    if isinstance(exc, ValueError):  # MSAL: discovery failed, or a body that is not JSON
+        return _discovery_error(profile, exc)
+    if isinstance(exc, (requests.HTTPError, msal.exceptions.MsalServiceError)):
+        # MSAL raises MsalServiceError("HTTP Error: 503") for a 5xx (its NormalizedResponse);
+        # before it throttled, requests.HTTPError.
+        return NetworkError(
+            f"{profile.authority_host} answered HTTP {_http_status(exc)} (a server error) to "
+            f"{TOKEN_ATTEMPTS} token requests.", host=profile.authority_host,
+            hint="The identity service is failing; try again in a few minutes.")
+    return None
 
 
 class _Signer:
@@ -288,11 +267,7 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
     except InputFileError as exc:
         if type(exc) is not InputFileError:  # the file is there but unreadable as a certificate
             raise
-        raise InputFileError(
-            f"The certificate of profile '{profile.name}' cannot be read: {exc.message}",
-            path=exc.path,
-            hint=f"If it moved, run 'az entracert profile update --name {profile.name} "
-                 "--certificate NEW_PATH'.") from exc
+        raise _unreadable_certificate(profile, exc) from exc
     if not loaded.has_private_key:
         raise CertificateError(
             f"The certificate file '{loaded.source}' of profile '{profile.name}' holds no private "
@@ -316,6 +291,19 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
         if warning:
             logger.warning(warning)
     return loaded
+
+
+def _unreadable_certificate(profile, exc):
+    """A missing (or unreadable) certificate file, named with its profile and the fix."""
+    from .profiles import ENVIRONMENT_PROFILE
+
+    return InputFileError(
+        f"The certificate of profile '{profile.name}' cannot be read: {exc.message}",
+        path=exc.path,
+        hint="Point AZURE_CLIENT_CERTIFICATE_PATH at the certificate file."
+        if profile.name == ENVIRONMENT_PROFILE else
+        f"If it moved, run 'az entracert profile update --name {profile.name} "
+        "--certificate NEW_PATH'.")
 
 
 def expired_error(profile, thumbprint, not_after, path):
@@ -358,7 +346,8 @@ def _discovery_error(profile, exc):
     if isinstance(exc, json.JSONDecodeError) or isinstance(exc.__context__, json.JSONDecodeError):
         return NetworkError(f"{profile.authority_host} answered with something that is not JSON.",
                             host=profile.authority_host,
-                            hint="Check that the authority URL points at Entra ID (or the emulator).")
+                            hint="Check that the authority URL points at Entra ID "
+                                 "(or the emulator).")
     return AuthenticationError(
         f"The authority {profile.authority_host}/{profile.tenant} could not be discovered.",
         hint="Check the tenant and --authority-host/--cloud of the profile.")

@@ -56,9 +56,30 @@ def openssl_files(tmp_path_factory):
         "-subj", "/CN=weak", "-days", "30")
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "sha1.key", "-out", "sha1.pem",
         "-subj", "/CN=sha1", "-days", "30", "-sha1")
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem",
-        "-subj", "/CN=other", "-days", "30")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key",
+        "-out", "other.pem", "-subj", "/CN=other", "-days", "30")
     for name in ("leaf.key", "leaf-enc.key", "leaf-pkcs1.key", "combined.pem", "combined-enc.pem",
                  "modern.pfx", "legacy.pfx", "chain.pfx", "nopass.pfx"):
         (d / name).chmod(0o600)
     return d
+
+
+@pytest.fixture
+def entra_dir(tmp_path):
+    """The entracert folder of a fresh config dir (where caches and the audit trail go)."""
+    return tmp_path / "entracert"
+
+
+@pytest.fixture
+def profile_for(emulator):
+    """Factory: ``profile_for(test_app, name="p", **overrides)``, a profile signing in as
+    ``test_app`` at the session emulator."""
+    from azext_entracert.core import profiles
+
+    def make(test_app, name="p", **overrides):
+        values = dict(tenant=emulator.tenant_id, client_id=test_app.app_id,
+                      certificate=test_app.pem_path, authority_host=emulator.authority_host,
+                      ca_bundle=emulator.ca_bundle)
+        values.update(overrides)
+        return profiles.new_profile(name, **values)
+    return make

@@ -5,9 +5,15 @@ import os
 import pytest
 
 from azext_entracert.core import certgen, certs, fileio
-from azext_entracert.core.errors import (CertificateError, CertificateFormatError,
-                                         ConfigurationError, EntraCertError, InputFileError,
-                                         OutputError, PasswordError)
+from azext_entracert.core.errors import (
+    CertificateError,
+    CertificateFormatError,
+    ConfigurationError,
+    EntraCertError,
+    InputFileError,
+    OutputError,
+    PasswordError,
+)
 from azext_entracert.core.secrets import PasswordSource, read_pfx_base64_env
 
 
@@ -63,7 +69,8 @@ def test_pem_without_key_when_one_is_needed(openssl_files):
 
 
 def test_corrupt_key_file(openssl_files, tmp_path):
-    (tmp_path / "bad.key").write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    (tmp_path / "bad.key").write_text(
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
     with pytest.raises(CertificateFormatError, match="cannot be read"):
         certs.load(openssl_files / "leaf.pem", key_path=tmp_path / "bad.key")
 
@@ -81,7 +88,8 @@ def test_password_file_strips_the_newline(openssl_files, tmp_path):
 
 def test_base64_pfx_from_environment(openssl_files, monkeypatch):
     import base64
-    monkeypatch.setenv("PFX_B64", base64.b64encode((openssl_files / "nopass.pfx").read_bytes()).decode())
+    pfx = (openssl_files / "nopass.pfx").read_bytes()
+    monkeypatch.setenv("PFX_B64", base64.b64encode(pfx).decode())
     loaded = certs.load(pfx_base64_env="PFX_B64", require_key=True)
     assert loaded.source == "env:PFX_B64"
     monkeypatch.setenv("PFX_B64", "not base64 at all!")
@@ -201,7 +209,8 @@ def test_convert_writes_private_material_0600(openssl_files, tmp_path, to, priva
 
 
 def test_every_error_has_a_hint():
-    for cls in (InputFileError, CertificateFormatError, PasswordError, CertificateError, OutputError):
+    for cls in (InputFileError, CertificateFormatError, PasswordError, CertificateError,
+                OutputError):
         assert issubclass(cls, EntraCertError)
 
 
@@ -218,7 +227,7 @@ def _check(result, name):
 
 def test_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
     """$AZURE_CONFIG_DIR pointing below a file: an OutputError naming the path, not an OSError."""
-    from azext_entracert.core import profiles, tokens
+    from azext_entracert.core import cache, profiles
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
@@ -227,7 +236,7 @@ def test_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
         store.set_default("p")
     assert str(blocker) in err.value.message and err.value.hint
     with pytest.raises(OutputError):
-        tokens.TokenCache(blocker / "entracert").clear()
+        cache.clear(blocker / "entracert")
 
 
 @pytest.mark.parametrize("subject", ["nonsense", "CN=ok,garbage", "   "])

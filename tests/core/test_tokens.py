@@ -8,24 +8,13 @@ import sys
 import jwt
 import pytest
 
-from azext_entracert.core import audit, profiles, tokens
+from azext_entracert.core import audit, cache, profiles, tokens
 from azext_entracert.core.errors import AuthenticationError, CertificateError, NetworkError
 
 
-@pytest.fixture
-def entra_dir(tmp_path):
-    return tmp_path / "entracert"
-
-
-@pytest.fixture
-def profile_for(emulator):
-    def make(test_app, name="p", **overrides):
-        values = dict(tenant=emulator.tenant_id, client_id=test_app.app_id,
-                      certificate=test_app.pem_path, authority_host=emulator.authority_host,
-                      ca_bundle=emulator.ca_bundle)
-        values.update(overrides)
-        return profiles.new_profile(name, **values)
-    return make
+def cache_file(directory, profile):
+    """The token cache file of ``profile``'s identity."""
+    return cache.TokenCache(directory, tokens.identity(profile)).path
 
 
 def token_requests(emulator, client_id):
@@ -43,7 +32,7 @@ def test_first_token_from_network_then_from_cache(emulator, make_app, profile_fo
     claims = jwt.decode(first.token, options={"verify_signature": False})
     assert claims["appid"] == app.app_id and claims["appidacr"] == "2"
     assert len(token_requests(emulator, app.app_id)) == 1
-    assert oct((entra_dir / tokens.TOKEN_CACHE).stat().st_mode & 0o777) == "0o600"
+    assert oct(cache_file(entra_dir, profile).stat().st_mode & 0o777) == "0o600"
 
 
 def test_default_assertion_is_ps256_with_sha256_thumbprint(emulator, make_app, profile_for,
@@ -73,7 +62,8 @@ def test_cache_hit_in_a_new_process_makes_no_request(emulator, make_app, profile
             "p = profiles.Profile.from_dict(json.loads(sys.argv[1]));"
             "t = tokens.acquire(p, directory=sys.argv[2]); print(t.source)")
     env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(profile.to_dict()), str(entra_dir)],
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(profile.to_dict()),
+                          str(entra_dir)],
                          capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == "cache"
     assert emulator.requests_log() == []
@@ -87,7 +77,8 @@ def test_force_refresh_goes_to_the_network(emulator, make_app, profile_for, entr
     assert tokens.acquire(profile, directory=entra_dir).token == again.token
 
 
-def test_unregistered_certificate_is_explained(emulator, make_app, profile_for, entra_dir, rsa_keys):
+def test_unregistered_certificate_is_explained(emulator, make_app, profile_for, entra_dir,
+                                               rsa_keys):
     app = make_app("tokens-unregistered")
     from conftest import make_certificate, pem_of
     other = rsa_keys[7]
@@ -135,10 +126,11 @@ def test_changed_certificate_file_is_reported(make_app, profile_for, entra_dir, 
 
 def test_corrupt_cache_is_set_aside(make_app, profile_for, entra_dir, caplog):
     profile = profile_for(make_app("tokens-corrupt"))
-    entra_dir.mkdir()
-    (entra_dir / tokens.TOKEN_CACHE).write_text("{not json")
+    path = cache_file(entra_dir, profile)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
     assert tokens.acquire(profile, directory=entra_dir).source == "network"
-    assert any(p.name.startswith(tokens.TOKEN_CACHE + ".corrupt-") for p in entra_dir.iterdir())
+    assert any(p.name.startswith(path.name + ".corrupt-") for p in path.parent.iterdir())
     assert "could not be read" in caplog.text
 
 
@@ -158,22 +150,32 @@ def test_token_repr_hides_the_token(make_app, profile_for, entra_dir):
     assert token.token not in repr(token)
 
 
+ANY_IDENTITY = {"profile": "p", "tenant": "t", "clientId": "c", "authority": "a",
+                "trust": "system", "certificate": "T"}
+
+
 @pytest.mark.parametrize("content", [b"[]", b'"text"', b'{"AccessToken": []}',
                                      b'{"AccessToken": {"k": "v"}}', b"\xff\xfe{", b"{not json"])
 def test_cache_of_the_wrong_shape_is_set_aside_not_a_crash(tmp_path, caplog, content):
     """Valid JSON that is not an MSAL cache used to crash inside MSAL on the next lookup."""
-    (tmp_path / tokens.TOKEN_CACHE).write_bytes(content)
-    assert tokens.TokenCache(tmp_path).clear() == 0
-    aside = [p for p in tmp_path.iterdir() if p.name.startswith(tokens.TOKEN_CACHE + ".corrupt-")]
+    store = cache.TokenCache(tmp_path, ANY_IDENTITY)
+    store.path.parent.mkdir()
+    store.path.write_bytes(content)
+    with store.open() as opened:
+        assert cache.remove_access_tokens(opened) == 0
+    aside = [p for p in store.path.parent.iterdir() if ".corrupt-" in p.name]
     assert len(aside) == 1 and aside[0].read_bytes() == content
     assert "could not be read" in caplog.text
 
 
 def test_empty_cache_file_is_an_empty_cache(tmp_path, caplog):
-    (tmp_path / tokens.TOKEN_CACHE).write_bytes(b"")
-    assert tokens.TokenCache(tmp_path).clear() == 0
+    store = cache.TokenCache(tmp_path, ANY_IDENTITY)
+    store.path.parent.mkdir()
+    store.path.write_bytes(b"")
+    with store.open() as opened:
+        assert cache.remove_access_tokens(opened) == 0
     assert "could not be read" not in caplog.text
-    assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name] == []
+    assert [p.name for p in store.path.parent.iterdir() if ".corrupt-" in p.name] == []
 
 
 def test_debug_logging_shows_no_token_assertion_or_key(make_app, profile_for, entra_dir, caplog):
@@ -197,7 +199,8 @@ def test_environment_identity_warns_of_a_certificate_about_to_expire(make_app, e
     app = make_app("tokens-env-expiring", days=5)
     env = {"AZURE_TENANT_ID": emulator.tenant_id, "AZURE_CLIENT_ID": app.app_id,
            "AZURE_CLIENT_CERTIFICATE_PATH": app.pem_path,
-           "AZURE_AUTHORITY_HOST": emulator.authority_host, "ENTRACERT_CA_BUNDLE": emulator.ca_bundle}
+           "AZURE_AUTHORITY_HOST": emulator.authority_host,
+           "ENTRACERT_CA_BUNDLE": emulator.ca_bundle}
     profile = profiles.from_environment(env)
     assert tokens.acquire(profile, directory=entra_dir).source == "network"
     assert "expires in 5 day(s)" in caplog.text or "expires in 4 day(s)" in caplog.text
@@ -219,6 +222,7 @@ def test_expired_certificate_is_refused_even_with_a_cached_token(emulator, make_
 
 def test_moved_certificate_names_the_profile_and_the_fix(make_app, profile_for, entra_dir):
     import os
+
     from azext_entracert.core.errors import InputFileError
     app = make_app("tokens-moved")
     profile = profile_for(app, name="moved")

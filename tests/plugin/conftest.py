@@ -5,7 +5,6 @@ configuration folder (so no profile of the machine leaks in), and no cache provi
 """
 import pytest
 
-
 IDENTITY_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
                       "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
                       "AZURE_AUTHORITY_HOST", "ENTRACERT_CA_BUNDLE", "PYTEST_ADDOPTS")
@@ -33,8 +32,9 @@ def run(pytester):
 @pytest.fixture(scope="session")
 def certificate_pem(rsa_keys, tmp_path_factory):
     """A key + self-signed certificate PEM (0600) for identities that are never sent anywhere."""
-    from azext_entracert.core.fileio import PRIVATE, atomic_write
     from conftest import make_certificate, pem_of
+
+    from azext_entracert.core.fileio import PRIVATE, atomic_write
 
     path = tmp_path_factory.mktemp("plugin-cert") / "identity.pem"
     certificate = make_certificate(rsa_keys[0], "entracert-plugin-test", days=365)

@@ -56,7 +56,7 @@ def test_live_mode_two_workers_and_a_second_run_make_one_token_request(
                 if r["path"].endswith("/oauth2/v2.0/token") and r["client_id"] == app.app_id]
     assert len(requests) == 1
     # the cache lives in the Azure CLI folder (reused by later runs), not in the project
-    assert (tmp_path / "azure-config" / "entracert" / "msal_token_cache.json").exists()
+    assert len(list((tmp_path / "azure-config" / "entracert" / "tokens").glob("*.json"))) == 1
 
 
 WORKER_REGISTERS = '''
