@@ -1,20 +1,30 @@
 """Reading an access token: decode its header and claims, and verify its signature.
 
 ``decode`` shows what a token says without trusting it (PyJWT's unverified decoding), with its
-times in local time and UTC. ``verify`` checks the RS256 signature against the issuer's JWKS;
-``trust_for`` picks whose trust settings reach the issuer and ``signing_keys`` fetches the keys. A token is a secret: no message here ever contains
-it, at most its length.
+times in local time and UTC. ``verify`` checks the RS256 signature against a JWKS. ``check``
+gives every verdict (signature, issuer, audience, lifetime) against keys from an authority
+``trust_for`` chose: one the user named, or Entra ID's own hosts, never the host a token names
+(anyone can run a JWKS endpoint and mint tokens naming it). A token is a secret: no message here
+ever contains it, at most its length.
 """
+import dataclasses
 import datetime
 import json
 import re
+from urllib.parse import urlsplit
 
-from .errors import ConfigurationError, TokenFormatError
+from .errors import ConfigurationError, NetworkError, TokenFormatError
 from .fileio import read_input
 from .profiles import GUID
 
 _V1_ISSUER = re.compile(r"^https://sts\.windows\.net/([^/]+)/?$")
 _V2_ISSUER = re.compile(r"^https://[^/]+/([^/]+)/v2\.0/?$")
+_EXAMPLES = {"--issuer": "https://login.microsoftonline.com/TENANT-ID/v2.0",
+             "--jwks-uri": "https://login.microsoftonline.com/TENANT-ID/discovery/v2.0/keys"}
+# v1 tokens name their cloud's STS as issuer, not an authority (Microsoft Q&A 1190472): the
+# authority that publishes their keys.
+_V1_ISSUER_AUTHORITIES = {"sts.windows.net": "login.microsoftonline.com",
+                          "sts.chinacloudapi.cn": "login.chinacloudapi.cn"}
 # Entra signs access tokens with RS256; the RSA family is accepted, never "none" or HMAC.
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 _BEARER = re.compile(r"^bearer(?:\s+|$)", re.IGNORECASE)
@@ -231,63 +241,190 @@ def _key_for(jwks, kid, alg):
                                hint="Check the JWKS document the authority serves.") from None
 
 
-def jwks_url(claims, authority_host):
-    """Where the signing keys of the token with ``claims`` live on ``authority_host``.
+@dataclasses.dataclass(frozen=True)
+class Trust:
+    """Where the signing keys of a token may come from, chosen by the user, never by the token.
 
-    Entra v1 tokens (``iss`` https://sts.windows.net/{tid}/) and v2 tokens (``iss``
-    {host}/{tid}/v2.0) both publish their keys at ``{authority_host}/{tid}/discovery/v2.0/keys``.
+    ``source`` says why they are trusted (shown as ``trustedBy``); the keys come from ``jwks_uri``
+    or from the OpenID ``discovery`` document, which also names the issuer unless the user gave
+    ``issuer``; ``ca_bundle`` is the trust used to fetch them (None: the system's).
     """
+
+    source: str
+    discovery: str = None
+    jwks_uri: str = None
+    issuer: str = None
+    ca_bundle: str = None
+
+
+def trust_for(claims, *, profile=None, issuer=None, jwks_uri=None):
+    """The ``Trust`` to verify a token with ``claims`` against.
+
+    An explicit ``jwks_uri``/``issuer`` wins, then the ``profile``'s authority. Without either,
+    only Entra ID's own hosts (the public and sovereign clouds) are asked: a token naming any
+    other issuer is refused with TokenFormatError, since its author could serve its own keys.
+    """
+    from .clouds import MICROSOFT_HOSTS
+
+    ca_bundle = profile.ca_bundle if profile is not None else None
+    if issuer or jwks_uri:
+        for value, option in ((issuer, "--issuer"), (jwks_uri, "--jwks-uri")):
+            if value and (urlsplit(value).scheme != "https" or not urlsplit(value).hostname):
+                raise ConfigurationError(
+                    f"{option} '{value}' is not an https URL.",
+                    hint=f"Give the full address, e.g. {option} {_EXAMPLES[option]}.")
+        discovery = None
+        if not jwks_uri:
+            discovery = (_discovery(profile.authority_host, profile.tenant) if profile is not None
+                         else f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+        return Trust("--jwks-uri" if jwks_uri else "--issuer", discovery=discovery,
+                     jwks_uri=jwks_uri, issuer=issuer, ca_bundle=ca_bundle)
+    if profile is not None:
+        return Trust(f"profile '{profile.name}'", ca_bundle=ca_bundle,
+                     discovery=_discovery(profile.authority_host, profile.tenant))
+    named = str(claims.get("iss") or "")
+    host = (urlsplit(named).hostname or "").lower() if named.startswith("https://") else ""
+    host = _V1_ISSUER_AUTHORITIES.get(host, host)
+    if host not in MICROSOFT_HOSTS:
+        raise TokenFormatError(
+            f"The token's issuer {named!r} is not an Entra ID authority, so its signing keys "
+            f"are not fetched from there: whoever made the token could serve them. To trust "
+            f"that authority, name it: --profile NAME (the profile's authority), --issuer URL "
+            f"or --jwks-uri URL.",
+            hint="Verify against an authority you chose, not one the token names.")
+    return Trust(f"Entra ID ({host})", discovery=_discovery(f"https://{host}", _tenant(claims)))
+
+
+def check(token, *, profile=None, issuer=None, jwks_uri=None, audience=None, now=None):
+    """Every verdict on ``token``: who vouches for it, its signature, issuer, audience and times.
+
+    The keys come from where ``trust_for`` says (and, from the discovery document, the expected
+    issuer). ``valid`` is True only when the issuer is trusted, the signature verifies, ``iss``
+    is the expected issuer, ``aud`` is ``audience`` (when given) and the token is within its
+    lifetime; ``reasons`` says what failed. A fetch that fails raises NetworkError.
+    """
+    header, claims = _unverified(token)
+    try:
+        trust = trust_for(claims, profile=profile, issuer=issuer, jwks_uri=jwks_uri)
+    except TokenFormatError as exc:
+        result = _verdicts(token, claims, audience=audience, now=now, reasons=[exc.message])
+        result["issuer"]["valid"] = False
+        return result
+    from .http import HttpClient
+
+    jwks_uri, expected = trust.jwks_uri, trust.issuer
+    http = HttpClient(ca_bundle=trust.ca_bundle)
+    try:
+        if trust.discovery:
+            document = _fetch_json(http, trust.discovery, "OpenID configuration")
+            jwks_uri = jwks_uri or _field(document, "jwks_uri", trust.discovery)
+            if expected is None:
+                expected = _expected_issuer(_field(document, "issuer", trust.discovery), claims,
+                                            trust.discovery)
+        jwks = _fetch_json(http, jwks_uri, "signing key set (JWKS)")
+    finally:
+        http.close()
+    reasons = []
+    signature = {"valid": True, "kid": header.get("kid"), "algorithm": header.get("alg")}
+    try:
+        verify(token, jwks=jwks)
+    except TokenFormatError as exc:
+        signature["valid"] = False
+        reasons.append(exc.message)
+    result = _verdicts(token, claims, audience=audience, issuer=expected, now=now,
+                       reasons=reasons, source=trust.source)
+    result.update(trustedBy=trust.source, jwksUri=jwks_uri, signature=signature)
+    return result
+
+
+def _verdicts(token, claims, *, audience, now, reasons, issuer=None, source=None):
+    """The verdict record: issuer, audience and lifetime checks added to ``reasons``.
+
+    ``issuer`` None leaves the issuer unchecked (``valid`` None), as ``audience`` None does.
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    named, aud = claims.get("iss"), claims.get("aud")
+    issuer_ok = None if issuer is None else named == issuer
+    if issuer_ok is False:
+        reasons.append(f"The token's issuer {named!r} is not {issuer!r}, the issuer expected "
+                       f"from {source}.")
+    audience_ok = None if audience is None else (
+        audience in aud if isinstance(aud, list) else aud == audience)
+    if audience_ok is False:
+        reasons.append(f"The token is for audience {aud!r}, not {audience!r}.")
+    times = decode(token, now=now)
+    not_before = _moment(claims, "nbf")
+    not_yet = not_before is not None and not_before > now
+    if times["expired"]:
+        reasons.append(f"The token expired at {times['expiresOn']['utc']}.")
+    if not_yet:
+        reasons.append(f"The token is not valid before {times['notBefore']['utc']}.")
+    return {"valid": not reasons, "reasons": reasons, "trustedBy": None, "jwksUri": None,
+            "signature": None, "issuer": {"value": named, "expected": issuer, "valid": issuer_ok},
+            "audience": {"value": aud, "expected": audience, "valid": audience_ok},
+            "expired": times["expired"], "notYetValid": not_yet}
+
+
+def _discovery(authority_host, tenant):
+    return f"{authority_host.rstrip('/')}/{tenant}/v2.0/.well-known/openid-configuration"
+
+
+def _tenant(claims):
+    """The token's tenant id (a GUID, so it is safe in a URL path), from ``tid`` or ``iss``."""
     tid = claims.get("tid")
     if not tid:
-        issuer = str(claims.get("iss") or "")
-        match = _V1_ISSUER.match(issuer) or _V2_ISSUER.match(issuer)
+        named = str(claims.get("iss") or "")
+        match = _V1_ISSUER.match(named) or _V2_ISSUER.match(named)
         tid = match.group(1) if match else None
     if not isinstance(tid, str) or not GUID.match(tid):
         raise TokenFormatError(
             "The token names no Entra tenant: it has no 'tid' claim holding a tenant id and its "
             "issuer is not an Entra issuer.",
             hint="Only tokens issued by Entra ID can be verified against its keys.")
-    host = authority_host.strip().rstrip("/")
-    if "://" not in host:
-        host = f"https://{host}"
-    return f"{host}/{tid}/discovery/v2.0/keys"
+    return tid
 
 
-def signing_keys(claims, *, authority_host, ca_bundle=None):
-    """``(url, jwks)``: the issuer's published keys, fetched over the given trust settings."""
-    from .errors import NetworkError
-    from .http import HttpClient
+def _expected_issuer(named, claims, url):
+    """The issuer a token with ``claims`` must name, from the discovery document's ``named``.
 
-    url = jwks_url(claims, authority_host)
-    http = HttpClient(ca_bundle=ca_bundle)
-    try:
-        response = http.get(url)
-    finally:
-        http.close()
-    if response.status_code != 200:
-        raise NetworkError(f"{url} answered HTTP {response.status_code}.", host=authority_host,
-                           hint="Check the authority host of the profile.")
-    try:
-        return url, response.json()
-    except ValueError:
-        raise NetworkError(f"{url} answered with something that is not JSON.",
-                           host=authority_host,
-                           hint="Check the authority host of the profile.") from None
-
-
-def trust_for(claims, *, profile=None, default=None):
-    """``(authority host, CA bundle)`` to fetch the signing keys of a token with ``claims``.
-
-    The profile given wins. Otherwise the ``default`` profile is used when the token comes from its
-    authority (a v1 issuer names no host, so it is assumed to); failing that, the host in the
-    token's v2 issuer, or Entra's public one, with the system's trust store.
+    The v2 document names the v2 issuer (``{tenantid}`` stands for the token's tenant in the
+    multi-tenant documents); a v1 token (``ver`` 1.0) of that tenant names the cloud's v1 STS.
     """
-    from urllib.parse import urlsplit
+    issuer = named.replace("{tenantid}", str(claims.get("tid")))
+    if claims.get("ver") != "1.0":
+        return issuer
+    match = _V2_ISSUER.match(issuer)
+    if match is None:
+        raise NetworkError(f"{url} names the issuer {named!r}, which is not an Entra v2 issuer.",
+                           host=urlsplit(url).netloc,
+                           hint="Check that the authority is Entra ID (or the emulator).")
+    sts = "sts.chinacloudapi.cn" if urlsplit(issuer).hostname.endswith(".cn") else "sts.windows.net"
+    return f"https://{sts}/{match.group(1)}/"
 
-    if profile is not None:
-        return profile.authority_host, profile.ca_bundle
-    issuer = str(claims.get("iss") or "")
-    issuer_host = urlsplit(issuer).netloc.lower() if issuer.rstrip("/").endswith("/v2.0") else None
-    if default is not None and issuer_host in (None, urlsplit(default.authority_host).netloc):
-        return default.authority_host, default.ca_bundle
-    return (f"https://{issuer_host}" if issuer_host else "https://login.microsoftonline.com"), None
+
+def _fetch_json(http, url, what):
+    response = http.get(url)
+    host = urlsplit(url).netloc
+    if response.status_code != 200:
+        raise NetworkError(f"{url} answered HTTP {response.status_code}, not the {what}.",
+                           host=host, hint="If the token comes from another authority or tenant, "
+                                           "name it: --profile NAME, --issuer URL or --jwks-uri "
+                                           "URL.")
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise NetworkError(f"{url} answered with something that is not a JSON {what}.",
+                           host=host, hint="Check that the address is an Entra ID (OpenID) "
+                                           "authority.")
+    return document
+
+
+def _field(document, name, url):
+    value = document.get(name)
+    if not isinstance(value, str) or not value.startswith("https://"):
+        raise NetworkError(f"The OpenID configuration at {url} has no https '{name}'.",
+                           host=urlsplit(url).netloc,
+                           hint="Check that the address is an Entra ID (OpenID) authority.")
+    return value

@@ -5,18 +5,28 @@ Tokens are signed by PyJWT with keys from `cryptography`, shaped like Entra's ap
 it (ENTRA-FACTS 4: `kid`, no `alg`).
 """
 import base64
+import dataclasses
 import datetime
 import io
 import json
 import time
+import uuid
+from pathlib import Path
 
 import jwt
 import pytest
+from conftest import mint_token
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
 
 from azext_entracert.core import inspect
-from azext_entracert.core.errors import ConfigurationError, InputFileError, TokenFormatError
+from azext_entracert.core.errors import (
+    ConfigurationError,
+    InputFileError,
+    NetworkError,
+    TokenFormatError,
+)
+from azext_entracert.core.profiles import Profile
 
 UTC = datetime.timezone.utc
 TID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -280,42 +290,193 @@ def test_verify_malformed_token(jwks):
         inspect.verify("not-a-token", jwks=jwks)
 
 
-# --- jwks_url -----------------------------------------------------------------------------------
+# --- check: whom to trust, and every verdict ---------------------------------------------------
+# The keys come from an authority the user chose, never from the host a token names: anyone can
+# run a JWKS endpoint (here `attacker`, a second emulator with its own CA, tenant and key) and mint
+# tokens naming it.
+
+@pytest.fixture
+def emulator_profile(emulator):
+    """The profile of an identity in the emulator's tenant (only its authority matters here)."""
+    return Profile(name="emu", tenant=emulator.tenant_id, client_id=str(uuid.uuid4()),
+                   authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle)
+
+
+@pytest.fixture
+def trusting(monkeypatch, tmp_path):
+    """Make the system trust store (as requests reads it) hold these emulators' CAs, as a public
+    CA would vouch for an attacker's real domain."""
+    def trust(*emulators):
+        bundle = tmp_path / "trusted.pem"
+        bundle.write_text("".join(Path(e.ca_bundle).read_text() for e in emulators))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    return trust
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_token_of_the_profiles_authority_is_valid(emulator, emulator_profile, version):
+    token = mint_token(emulator, version=version)
+    result = inspect.check(token, profile=emulator_profile)
+    tid = emulator.tenant_id
+    expected = f"https://sts.windows.net/{tid}/" if version == 1 else \
+        f"{emulator.authority_host}/{tid}/v2.0"
+    assert result["valid"] is True and result["reasons"] == []
+    assert result["trustedBy"] == "profile 'emu'"
+    assert result["jwksUri"] == f"{emulator.authority_host}/{tid}/discovery/v2.0/keys"
+    assert result["signature"] == {"valid": True, "kid": emulator.pki.kid, "algorithm": "RS256"}
+    assert result["issuer"] == {"value": expected, "expected": expected, "valid": True}
+    assert result["audience"]["valid"] is None and result["audience"]["expected"] is None
+    assert (result["expired"], result["notYetValid"]) == (False, False)
+
+
+def test_an_attackers_token_is_not_valid_and_its_host_is_never_asked(attacker, trusting):
+    trusting(attacker)
+    attacker.clear_log()
+    result = inspect.check(mint_token(attacker))
+    assert result["valid"] is False and result["trustedBy"] is None
+    assert result["issuer"]["valid"] is False and result["signature"] is None
+    assert "is not an Entra ID authority" in result["reasons"][0]
+    assert "--profile NAME" in result["reasons"][0]
+    assert attacker.requests_log() == []
+
+
+def test_an_attackers_token_is_not_valid_against_a_profiles_authority(attacker,
+                                                                     emulator_profile):
+    """The profile's authority does not hold the attacker's key, and names another issuer."""
+    result = inspect.check(mint_token(attacker), profile=emulator_profile)
+    assert result["valid"] is False and result["signature"]["valid"] is False
+    assert result["issuer"]["valid"] is False
+    assert "does not hold" in result["reasons"][0]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_iss_must_be_the_issuer_the_discovery_document_names(emulator, emulator_profile,
+                                                             version):
+    """Entra signs every tenant's tokens with the same keys: a good signature alone does not
+    make another tenant's (or another host's) token one of this authority's."""
+    other = str(uuid.uuid4())
+    forged = {1: f"https://sts.windows.net/{other}/",
+              2: f"https://login.microsoftonline.com/{emulator.tenant_id}/v2.0"}[version]
+    token = mint_token(emulator, version=version, iss=forged,
+                       tid=other if version == 1 else None)
+    result = inspect.check(token, profile=emulator_profile)
+    assert result["signature"]["valid"] is True
+    assert result["issuer"]["value"] == forged and result["issuer"]["valid"] is False
+    assert result["valid"] is False
+    assert result["reasons"] == [f"The token's issuer {forged!r} is not "
+                                 f"{result['issuer']['expected']!r}, the issuer expected from "
+                                 f"profile 'emu'."]
+
+
+def test_explicit_jwks_uri_trusts_those_keys_and_leaves_the_issuer_unchecked(emulator,
+                                                                            trusting):
+    trusting(emulator)
+    keys = f"{emulator.authority_host}/{emulator.tenant_id}/discovery/v2.0/keys"
+    result = inspect.check(mint_token(emulator, version=1), jwks_uri=keys)
+    assert result["valid"] is True and result["trustedBy"] == "--jwks-uri"
+    assert result["jwksUri"] == keys
+    assert result["issuer"]["expected"] is None and result["issuer"]["valid"] is None
+
+
+def test_explicit_issuer_takes_its_keys_from_its_openid_configuration(emulator, trusting):
+    trusting(emulator)
+    issuer = f"{emulator.authority_host}/{emulator.tenant_id}/v2.0"
+    result = inspect.check(mint_token(emulator), issuer=issuer)
+    assert result["valid"] is True and result["trustedBy"] == "--issuer"
+    assert result["issuer"] == {"value": issuer, "expected": issuer, "valid": True}
+    wrong = inspect.check(mint_token(emulator, version=1), issuer=issuer)
+    assert wrong["valid"] is False and wrong["issuer"]["valid"] is False
+
+
+def test_explicit_issuer_with_a_profile_uses_the_profiles_authority(emulator,
+                                                                   emulator_profile):
+    """A v1 issuer names no host: the profile says where its keys are."""
+    issuer = f"https://sts.windows.net/{emulator.tenant_id}/"
+    result = inspect.check(mint_token(emulator, version=1), issuer=issuer,
+                           profile=emulator_profile)
+    assert result["valid"] is True and result["issuer"]["expected"] == issuer
+
+
+def test_audience_verdict(emulator, emulator_profile):
+    token = mint_token(emulator, version=1)
+    right = inspect.check(token, profile=emulator_profile, audience="https://graph.microsoft.com")
+    assert right["audience"] == {"value": "https://graph.microsoft.com",
+                                 "expected": "https://graph.microsoft.com", "valid": True}
+    wrong = inspect.check(token, profile=emulator_profile, audience="api://mine")
+    assert wrong["audience"]["valid"] is False and wrong["valid"] is False
+    assert wrong["signature"]["valid"] is True
+    assert wrong["reasons"] == ["The token is for audience 'https://graph.microsoft.com', not "
+                                "'api://mine'."]
+
+
+def test_expired_or_not_yet_valid_tokens_are_not_valid(emulator, emulator_profile):
+    """A good signature on a token that must not be used now still makes `valid` false."""
+    token = mint_token(emulator)
+    later = inspect.check(token, profile=emulator_profile,
+                          now=datetime.datetime.now(UTC) + datetime.timedelta(hours=2))
+    assert later["signature"]["valid"] is True and later["issuer"]["valid"] is True
+    assert (later["valid"], later["expired"]) == (False, True)
+    assert later["reasons"][0].startswith("The token expired at ")
+    early = inspect.check(mint_token(emulator, nbf=int(time.time()) + 600),
+                          profile=emulator_profile)
+    assert (early["valid"], early["notYetValid"], early["expired"]) == (False, True, False)
+    assert early["reasons"][0].startswith("The token is not valid before ")
+
+
+@pytest.mark.parametrize("issuer, authority", [
+    (ISSUER_V1, "login.microsoftonline.com"),
+    (ISSUER_V2, "login.microsoftonline.com"),
+    (f"https://login.microsoftonline.us/{TID}/v2.0", "login.microsoftonline.us"),
+    (f"https://sts.chinacloudapi.cn/{TID}/", "login.chinacloudapi.cn"),
+    (f"https://login.partner.microsoftonline.cn/{TID}/v2.0", "login.partner.microsoftonline.cn"),
+])
+def test_without_a_profile_only_entra_hosts_are_trusted(issuer, authority):
+    trust = inspect.trust_for({"iss": issuer, "tid": TID})
+    assert trust == inspect.Trust(
+        f"Entra ID ({authority})",
+        discovery=f"https://{authority}/{TID}/v2.0/.well-known/openid-configuration")
+
 
 @pytest.mark.parametrize("token_claims", [
-    {"iss": ISSUER_V1, "tid": TID},
-    {"iss": ISSUER_V2, "tid": TID},
-    {"iss": ISSUER_V1},
-    {"iss": ISSUER_V2},
-    {"iss": f"https://127.0.0.1:8443/{TID}/v2.0"},
+    {"iss": "https://127.0.0.1:8443/" + TID + "/v2.0", "tid": TID},
+    {"iss": "https://login.microsoftonline.com.evil.example/" + TID + "/v2.0", "tid": TID},
+    {"iss": "http://login.microsoftonline.com/" + TID + "/v2.0", "tid": TID},
+    {"tid": TID},
 ])
-@pytest.mark.parametrize("host", ["https://login.microsoftonline.com",
-                                  "https://login.microsoftonline.com/",
-                                  "login.microsoftonline.com"])
-def test_jwks_url_for_v1_and_v2_tokens(token_claims, host):
-    assert inspect.jwks_url(token_claims, host) == \
-        f"https://login.microsoftonline.com/{TID}/discovery/v2.0/keys"
-
-
-def test_jwks_url_on_the_emulator():
-    assert inspect.jwks_url({"tid": TID}, "https://127.0.0.1:8443") == \
-        f"https://127.0.0.1:8443/{TID}/discovery/v2.0/keys"
+def test_other_issuers_are_refused_without_a_profile(token_claims):
+    with pytest.raises(TokenFormatError, match="is not an Entra ID authority"):
+        inspect.trust_for(token_claims)
 
 
 @pytest.mark.parametrize("token_claims", [
-    {},
-    {"iss": "https://accounts.google.com"},
-    {"tid": "../../evil"},
-    {"iss": "https://sts.windows.net/../evil/"},
-    {"tid": 42},
+    {"iss": ISSUER_V2.replace(TID, "../../evil")},
+    {"iss": ISSUER_V2, "tid": "../../evil"},
+    {"iss": ISSUER_V2, "tid": 42},
 ])
-def test_jwks_url_needs_an_entra_tenant(token_claims):
+def test_an_entra_issuer_needs_a_tenant_id(token_claims):
     with pytest.raises(TokenFormatError, match="names no Entra tenant"):
-        inspect.jwks_url(token_claims, "https://login.microsoftonline.com")
+        inspect.trust_for(token_claims)
 
 
-def test_jwks_url_round_trip_with_verify(token, jwks):
-    """The URL comes from the unverified claims; `verify` then checks them against its keys."""
-    url = inspect.jwks_url(inspect.decode(token)["claims"], "https://login.microsoftonline.com")
-    assert url.endswith(f"/{TID}/discovery/v2.0/keys")
-    assert inspect.verify(token, jwks=jwks)["signatureValid"]
+@pytest.mark.parametrize("option", ["issuer", "jwks_uri"])
+def test_explicit_addresses_must_be_https(option):
+    with pytest.raises(ConfigurationError, match="is not an https URL") as err:
+        inspect.trust_for({}, **{option: "http://login.example/keys"})
+    assert "--" + option.replace("_", "-") in err.value.hint
+
+
+def test_keys_that_are_not_json_are_a_clear_error(emulator, emulator_profile):
+    """A captive portal's HTML (or an error page) is reported, not taken for an empty key set."""
+    emulator.add_fault(f"/{emulator.tenant_id}/discovery/v2.0/keys", status=200,
+                       body="<html>Sign in to the Wi-Fi</html>")
+    try:
+        with pytest.raises(NetworkError, match="not a JSON signing key set"):
+            inspect.check(mint_token(emulator), profile=emulator_profile)
+    finally:
+        emulator.clear_faults()
+
+
+def test_a_tenant_the_authority_does_not_know_is_a_clear_error(emulator, emulator_profile):
+    stranger = dataclasses.replace(emulator_profile, tenant=str(uuid.uuid4()))
+    with pytest.raises(NetworkError, match="answered HTTP 400, not the OpenID configuration"):
+        inspect.check(mint_token(emulator), profile=stranger)
