@@ -76,7 +76,11 @@ class GraphClient:
                          params={"$select": "id,appId,displayName,keyCredentials"})
 
     def create_application(self, display_name, *, certificates=()):
-        """A new application (and its service principal) registering ``certificates``."""
+        """A new application registering ``certificates``.
+
+        As in Entra ID, this creates no service principal: the application cannot sign in
+        (AADSTS7000229) until ``create_service_principal`` gives it one.
+        """
         if not display_name:
             raise ConfigurationError("An application needs a display name.",
                                      hint="Pass --display-name NAME.")
@@ -84,8 +88,12 @@ class GraphClient:
             "displayName": display_name,
             "keyCredentials": [key_credential(c) for c in certificates]})
 
+    def create_service_principal(self, app_id):
+        """The service principal that lets application ``app_id`` sign in to this tenant."""
+        return self.call("POST", "servicePrincipals", body={"appId": app_id})
+
     def append_key_credential(self, application, loaded, *, display_name=None):
-        """PATCH ``application``'s keys to its existing ones plus ``loaded``; return the new entry."""
+        """PATCH ``application``'s keys to its existing ones plus ``loaded``; return the entry."""
         entry = key_credential(loaded, display_name=display_name)
         self.set_key_credentials(application, application.get("keyCredentials") or [], entry)
         return entry
@@ -103,7 +111,7 @@ class GraphClient:
 def _graph_error(method, path, status, payload):
     error = payload.get("error") if isinstance(payload, dict) else None
     error = error if isinstance(error, dict) else {}
-    code, message = error.get("code"), error.get("message") or "no message"
+    code, message = error.get("code"), error.get("message")
     request_id = (error.get("innerError") or {}).get("request-id")
     hints = {
         401: "The Graph token was refused; check the profile's Graph endpoint and cloud.",
@@ -111,7 +119,9 @@ def _graph_error(method, path, status, payload):
              "Application.ReadWrite.OwnedBy) application role, granted with admin consent.",
         404: "Check the application id, and that it lives in this tenant.",
     }
-    return GraphError(f"Microsoft Graph refused {method} {path.split('?')[0]} (HTTP {status}, "
-                      f"{code}): {message}", status=status, code=code, request_id=request_id,
+    reason = f": {str(message).strip().rstrip('.')}." if message else " and gave no reason."
+    return GraphError(f"Microsoft Graph refused {method} {path.split('?')[0]} with HTTP {status}"
+                      + (f" ({code})" if code else "") + reason,
+                      status=status, code=code, request_id=request_id,
                       hint=hints.get(status, "Check the request; Graph's message says why.")
                       + (f" Request ID: {request_id}." if request_id else ""))

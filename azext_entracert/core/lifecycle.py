@@ -30,16 +30,17 @@ def graph_scopes(endpoint):
     return [f"{endpoint.rstrip('/')}/.default"]
 
 
-def graph_client(endpoint, token_provider, *, ca_bundle=None):
-    """A GraphClient for ``endpoint`` whose bearer tokens come from ``token_provider()``."""
+def graph_client(endpoint, token_provider, *, ca_bundle=None, timeout=None):
+    """A GraphClient for ``endpoint`` whose bearer tokens come from ``token_provider()``;
+    ``timeout`` (seconds) replaces the HTTP layer's default wait for each answer."""
     from .graph import GraphClient
     from .http import HttpClient
 
-    return GraphClient(endpoint=endpoint, token_provider=token_provider,
-                       http=HttpClient(ca_bundle=ca_bundle))
+    http = HttpClient(ca_bundle=ca_bundle, **({"timeout": timeout} if timeout else {}))
+    return GraphClient(endpoint=endpoint, token_provider=token_provider, http=http)
 
 
-def admin_graph(admin_profile, *, directory=None, prompt=None):
+def admin_graph(admin_profile, *, directory=None, prompt=None, timeout=None):
     """A GraphClient that calls as ``admin_profile`` with app-only Graph tokens.
 
     To manage other applications it needs Application.ReadWrite.All (or ...OwnedBy); rotation
@@ -50,7 +51,7 @@ def admin_graph(admin_profile, *, directory=None, prompt=None):
     scopes = graph_scopes(admin_profile.graph_endpoint)
     return graph_client(admin_profile.graph_endpoint, lambda: tokens.acquire(
         admin_profile, scopes, directory=directory, prompt=prompt).token,
-        ca_bundle=admin_profile.ca_bundle)
+        ca_bundle=admin_profile.ca_bundle, timeout=timeout)
 
 
 # --- Reading credentials ----------------------------------------------------------------------
@@ -237,7 +238,8 @@ def expiring(profiles, *, days=30, graph=None, directory=None, now=None):
 # --- What we know about applications ----------------------------------------------------------
 
 class KnownKeys:
-    """``known_keys.json``: per appId, the object id and the keyId of each thumbprint we saw.
+    """``known_keys.json``: per appId, the object id, the keyId of each thumbprint we saw, and the
+    rotation under way (``pending``: see ``rotation``), if any.
 
     An application signing in with its own certificate usually may not read its registration,
     but a proof for addKey names its object id and removeKey needs the old keyId. Nothing here is
@@ -258,7 +260,8 @@ class KnownKeys:
         keys = {entry_thumbprint(e): e["keyId"] for e in application.get("keyCredentials") or []
                 if entry_thumbprint(e) and e.get("keyId")}
         with self._change() as data:
-            data[application["appId"].lower()] = {"objectId": application["id"], "keys": keys}
+            record = data.setdefault(application["appId"].lower(), {})
+            record.update(objectId=application["id"], keys=keys)
 
     def add(self, app_id, thumbprint, key_id, *, object_id=None):
         with self._change() as data:
@@ -269,6 +272,19 @@ class KnownKeys:
     def forget(self, app_id, thumbprint):
         with self._change() as data:
             data.get(app_id.lower(), {}).get("keys", {}).pop(thumbprint, None)
+
+    def pending(self, app_id):
+        """The record of the application's unfinished rotation, or None."""
+        return (self.get(app_id) or {}).get("pending")
+
+    def set_pending(self, app_id, record):
+        """Replace the record of the unfinished rotation (None: there is none)."""
+        with self._change() as data:
+            entry = data.setdefault(app_id.lower(), {"objectId": None, "keys": {}})
+            if record is None:
+                entry.pop("pending", None)
+            else:
+                entry["pending"] = record
 
     def _read(self):
         try:

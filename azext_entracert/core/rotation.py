@@ -1,35 +1,560 @@
 """Rotating a profile's certificate with the application's own key: no Graph permission needed.
 
-The steps, each audited as ``rotate-<step>``, and what a failure at each leaves behind:
+A rotation is the list ``STEPS``, walked by one loop (``_walk``). Each step does one thing, has
+its undo, and says where things stand if it fails; each is audited as ``rotate-<step>``:
 
-    write           the new PFX (+ .cer/.pem) lands next to the old one: nothing registered yet,
-                    the profile keeps the old certificate
+    write           the new PFX, .cer and .pem land next to the old one. Undo: delete them, when
+                    the rotation ends with the new certificate known not to be registered
     addKey          Graph registers the new certificate, proof signed by the current one
-                    (ENTRA-FACTS 5.1); on failure the new files are simply unused
-    verify-token    a token is acquired with the new certificate (forced past the cache, retried
-                    while Entra replicates the key); on failure the profile keeps the old one,
-                    which is still registered
-    switch-profile  the profile now points at the new certificate, thumbprint, serial and expiry
-    removeKey       the old certificate is unregistered, proof signed by the new one (skipped with
-                    ``keep_old``); on failure both stay registered and the profile works
+                    (ENTRA-FACTS 5.1). When Graph's answer is lost (timeout, unreadable reply, a
+                    gateway's 5xx) the outcome is unknown and a token signed by the new
+                    certificate decides: it works, so the key is registered; AADSTS700027 until
+                    the replication wait is over, so it is not
+    verify-token    a token is acquired with the new certificate, forced past the cache and
+                    retried with bounded back-off while Entra ID replicates the key (ENTRA-FACTS 8)
+    switch-profile  the profile now points at the new certificate
+    removeKey       the old certificate is unregistered, proof signed by the new one (left out
+                    with ``keep_old``)
 
-The profile is switched only after the new certificate has proven it signs in, so at no moment
-does it point at a certificate Entra ID does not accept. A failure raises ``RotationError``
-listing the completed steps and the command that finishes the job.
+Before addKey is sent the rotation is recorded as pending in ``KnownKeys`` (the new file, its
+password source, the old keyId, the last step done), and each later step advances the record.
+A rotation that stopped (an error, a killed process) is picked up by the next ``rotate`` of the
+profile: it finds out whether the new certificate is registered and finishes the job, or deletes
+the unused files and starts afresh. No registered key is left behind unknown to the profile.
+
+The profile is switched only after the new certificate has obtained a token, so at no moment does
+it point at a certificate Entra ID does not accept. A failure raises ``RotationError`` saying what
+was done, where things stand, and the command that finishes the job.
+
+A CA-issued certificate is never replaced by a self-signed one: ``csr=True`` writes a new key and
+a certificate signing request (recorded as stage ``csr``), and ``complete=SIGNED`` joins the CA's
+certificate with that key, then walks the steps above.
 """
 import dataclasses
 import datetime
+import logging
 import re
 import time
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import ConfigurationError, EntraCertError, GraphError, RotationError
+from .errors import (
+    AuthenticationError,
+    CertificateError,
+    ConfigurationError,
+    EntraCertError,
+    GraphError,
+    NetworkError,
+    RotationError,
+)
 from .lifecycle import KnownKeys, admin_graph, audit_change, entry_thumbprint, graph_scopes
 from .times import iso_z, utc_now
 
-STEPS = ("write", "addKey", "verify-token", "switch-profile", "removeKey")
+logger = logging.getLogger("entracert")
 _DATED = re.compile(r"-\d{8}(-\d+)?$")
+NOT_REGISTERED = 700027  # AADSTS: the key is unknown to Entra ID (or not yet on every replica)
+VERIFY_TIMEOUT = 300     # seconds a new key may take to be accepted (ENTRA-FACTS 8: up to minutes)
+MAX_PAUSE = 30.0         # the longest pause between two tries
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One step of a rotation: ``run(r)`` does it and returns what it did; ``undo(r)`` reverts it
+    when the new certificate is known not to be registered; ``state(r)`` says where things stand
+    when it fails, and ``remaining(r)`` the commands that finish the job."""
+
+    name: str
+    run: object
+    state: object = None
+    remaining: object = None
+    undo: object = None
+
+
+@dataclasses.dataclass
+class _Rotation:
+    """One rotation as it goes: the profile, the new certificate and what Graph and Entra said."""
+
+    store: object
+    profile: object               # as stored when the rotation began
+    new: object                   # the new LoadedCertificate, with its key
+    out: Path                     # the new PFX (.cer and .pem beside it)
+    object_id: str
+    old_thumbprint: str
+    old_key_id: str
+    keep_old: bool
+    directory: object
+    password: bytes = dataclasses.field(default=None, repr=False)  # of the new PFX
+    password_env: str = None
+    password_file: str = None
+    prompt: object = None
+    current: object = None        # the current certificate with its key (signs the addKey proof)
+    key_id: str = None            # the new keyId, once Graph gave it
+    registered: object = False    # True, False, or None while Graph's answer is unknown
+    lost: str = None              # why Graph's answer to addKey is unknown
+    proven: bool = False          # a token signed by the new certificate was issued
+    resumed: bool = False
+    earlier: tuple = ()           # the steps an earlier, interrupted run did
+    restore: dict = None          # the pending record to put back on cleanup (a CSR's)
+    timeout: float = None
+    verify_timeout: float = VERIFY_TIMEOUT
+    verify_delay: float = 2.0
+    steps: list = dataclasses.field(default_factory=list)
+
+    @property
+    def files(self):
+        from .certgen import bundle_paths
+
+        return bundle_paths(self.out)
+
+    @property
+    def listing(self):
+        return _and([str(p) for p in self.files.values()])
+
+    def switched(self):
+        """The profile as it is once it uses the new certificate."""
+        return dataclasses.replace(
+            self.profile, certificate=str(self.out), pfx_base64_env=None,
+            password_env=self.password_env, password_file=self.password_file,
+            thumbprint=self.new.thumbprint, thumbprint_sha256=self.new.thumbprint_sha256,
+            serial=self.new.serial, not_after=iso_z(self.new.certificate.not_valid_after_utc))
+
+    def new_prompt(self, _text):
+        return self.password.decode("utf-8")
+
+    def graph(self, profile):
+        return admin_graph(profile, directory=self.directory, timeout=self.timeout,
+                           prompt=self.new_prompt if self.password else self.prompt)
+
+    def record(self, stage, **extra):
+        """Advance the pending record to ``stage`` (the last step done)."""
+        KnownKeys(self.directory).set_pending(self.profile.client_id, {
+            "profile": self.profile.name, "stage": stage, "objectId": self.object_id,
+            "certificate": str(self.out), "thumbprint": self.new.thumbprint,
+            "keyId": self.key_id, "passwordEnv": self.password_env,
+            "passwordFile": self.password_file, "oldThumbprint": self.old_thumbprint,
+            "oldKeyId": self.old_key_id, "keepOld": self.keep_old, "started": iso_z(utc_now()),
+            **extra})
+
+    def forget(self, *, cleanup=False):
+        """Drop the pending record: the rotation is done, or (``cleanup``) it registered
+        nothing, and the CSR it completed, if any, is waiting again."""
+        KnownKeys(self.directory).set_pending(self.profile.client_id,
+                                              self.restore if cleanup else None)
+
+    def audit(self, step, *, ok, detail):
+        loaded = self.current if step == "removeKey" and ok else self.new
+        audit_change(self.directory, self.profile, f"rotate-{step}", loaded,
+                     outcome="success" if ok else "failure", detail=detail)
+
+
+# --- The steps ------------------------------------------------------------------------------------
+
+def _write(r):
+    from . import certgen
+
+    certgen.write_bundle(r.new, r.out, password=r.password)
+    try:
+        r.record("write")  # before addKey: a rotation stopped from here on is found again
+    except EntraCertError:
+        _delete_files(r)
+        raise
+    return f"wrote {r.listing}"
+
+
+def _delete_files(r):
+    for path in r.files.values():
+        path.unlink(missing_ok=True)
+    return f"its files {r.listing} were deleted"
+
+
+def _add_key(r):
+    if r.resumed:
+        r.lost = "the earlier rotation stopped before Graph's answer to addKey was recorded"
+    else:
+        r.registered = None  # from the moment the request leaves
+        try:
+            added = r.graph(r.profile).call(
+                "POST", f"applications/{quote(r.object_id)}/addKey", body={
+                    "keyCredential": _add_key_entry(r.new), "passwordCredential": None,
+                    "proof": _proof(r.current, r.object_id)})
+        except EntraCertError as exc:
+            if not _answer_lost(exc):
+                r.registered = False
+                raise
+            r.lost = f"Graph's answer was lost: {_clause(exc.message)}"
+        else:
+            r.key_id = added.get("keyId") if isinstance(added, dict) else None
+            if r.key_id:
+                r.registered = True
+                KnownKeys(r.directory).add(r.profile.client_id, r.new.thumbprint, r.key_id,
+                                           object_id=r.object_id)
+                r.record("addKey")
+                return f"registered {r.new.thumbprint} as keyId {r.key_id}"
+            r.lost = "Graph answered without the new keyId"
+    logger.warning("Whether Graph registered the new certificate %s is not known: %s. A token "
+                   "signed by it will tell.", r.new.thumbprint, r.lost)
+    try:
+        _prove(r)
+    except AuthenticationError as exc:
+        if exc.code == NOT_REGISTERED:
+            r.registered = False
+        raise
+    r.registered = True
+    r.record("addKey")
+    return (f"registered {r.new.thumbprint} ({r.lost}; a token signed by it proved it is "
+            "registered; its keyId is not known)")
+
+
+def _verify(r):
+    if not r.proven:
+        _prove(r)
+    r.record("verify-token")
+    return f"a token was issued for {r.new.thumbprint}"
+
+
+def _switch(r):
+    switched = r.switched()
+    r.store.update(r.profile.name, certificate=switched.certificate, pfx_base64_env=None,
+                   password_env=switched.password_env, password_file=switched.password_file,
+                   thumbprint=switched.thumbprint, thumbprint_sha256=switched.thumbprint_sha256,
+                   serial=switched.serial, not_after=switched.not_after)
+    r.record("switch-profile")
+    return f"profile '{r.profile.name}' now uses {r.new.thumbprint}"
+
+
+def _remove_old(r):
+    try:
+        r.graph(r.switched()).call("POST", f"applications/{quote(r.object_id)}/removeKey", body={
+            "keyId": r.old_key_id, "proof": _proof(r.new, r.object_id)})
+    except GraphError as exc:
+        if not (r.resumed and exc.status == 404):  # an earlier try removed it, its answer lost
+            raise
+    KnownKeys(r.directory).forget(r.profile.client_id, r.old_thumbprint)
+    return f"unregistered {r.old_thumbprint} (keyId {r.old_key_id})"
+
+
+def _kept(r):
+    return (f" The profile still uses {r.old_thumbprint}, which is registered and signs in. The "
+            f"new files {r.listing} are kept, and the rotation is recorded as unfinished.")
+
+
+STEPS = (
+    Step("write", _write, undo=_delete_files),  # fails or is undone with nothing registered
+    Step("addKey", _add_key,
+         state=lambda r: (f"Whether Graph registered the new certificate {r.new.thumbprint} is "
+                          f"not known: {r.lost}, and no token signed by it could be obtained to "
+                          "tell." + _kept(r)),
+         remaining=lambda r: [_again(r)]),
+    Step("verify-token", _verify,
+         state=lambda r: (f"The new certificate {r.new.thumbprint} is registered"
+                          + (f" as keyId {r.key_id}" if r.key_id else "")
+                          + f", but Entra ID did not accept it within {r.verify_timeout:g} s."
+                          + _kept(r)),
+         remaining=lambda r: [_again(r)]),
+    Step("switch-profile", _switch,
+         state=lambda r: (f"The new certificate {r.new.thumbprint} is registered and signs in, "
+                          "but the profile was not switched to it." + _kept(r)),
+         remaining=lambda r: [_again(r)]),
+    Step("removeKey", _remove_old,
+         state=lambda r: (f"The profile uses the new certificate {r.new.thumbprint}, which signs "
+                          f"in; the old one {r.old_thumbprint} is still registered."),
+         remaining=lambda r: [_again(r), _remove_command(r.profile.name, r.old_thumbprint)]),
+)
+STEP_NAMES = tuple(step.name for step in STEPS)
+
+
+def _walk(r, steps):
+    """Run ``steps`` in order; on a failure, undo what a known-unregistered certificate leaves
+    and raise ``RotationError`` with where things stand and what finishes the job."""
+    for step in steps:
+        try:
+            detail = step.run(r)
+        except (EntraCertError, OSError) as exc:
+            raise _stopped(r, step, exc) from exc
+        r.steps.append({"name": step.name, "ok": True, "detail": detail})
+        r.audit(step.name, ok=True, detail=detail)
+    r.forget()
+
+
+def _stopped(r, step, exc):
+    cause = _sentence(getattr(exc, "message", None) or str(exc))
+    r.steps.append({"name": step.name, "ok": False, "detail": cause})
+    r.audit(step.name, ok=False, detail=cause)
+    done = [*r.earlier, *(s["name"] for s in r.steps if s["ok"])]
+    if r.registered is False:
+        undone = [s.undo(r) for s in reversed(STEPS) if s.name in done and s.undo]
+        r.forget(cleanup=True)
+        why = f" ({r.lost}, and Entra ID refused it for {r.verify_timeout:g} s)" if r.lost else ""
+        state = (f"The new certificate {r.new.thumbprint} is not registered{why}; "
+                 f"{_and(undone) if undone else 'no file was written'}. The profile still uses "
+                 f"{r.old_thumbprint}, which is registered and signs in.")
+        remaining = [_again(r)]
+        hint = f"Run '{remaining[0]}' to rotate again."
+    else:
+        state, remaining = step.state(r), step.remaining(r)
+        hint = (f"Run '{remaining[0]}': it picks this rotation up where it stopped and finishes "
+                "it" + (" (Entra ID can take minutes to accept a new key)."
+                        if step.name == "verify-token" else "."))
+    return RotationError(
+        f"Rotation of profile '{r.profile.name}' stopped at step '{step.name}'. {cause} {state} "
+        + (f"Steps done: {_and(done)}." if done else "No step was completed."),
+        steps=r.steps, remaining=remaining, hint=hint)
+
+
+def _prove(r):
+    """A fresh token signed by the new certificate, tried again with growing pauses while Entra ID
+    refuses it as unknown (a new key reaches every replica in seconds to minutes) or cannot be
+    reached, for at most ``verify_timeout`` seconds."""
+    from . import tokens
+
+    profile = r.switched()
+    started, pause = time.monotonic(), r.verify_delay
+    while True:
+        try:
+            tokens.acquire(profile, graph_scopes(profile.graph_endpoint), force=True,
+                           directory=r.directory,
+                           prompt=r.new_prompt if r.password else r.prompt)
+            r.proven = True
+            return
+        except (AuthenticationError, NetworkError) as exc:
+            if isinstance(exc, AuthenticationError) and exc.code != NOT_REGISTERED:
+                raise
+            waited = time.monotonic() - started
+            if waited + pause > r.verify_timeout:
+                raise
+            why = ("Entra ID does not accept it yet (AADSTS700027)"
+                   if isinstance(exc, AuthenticationError) else _clause(exc.message))
+            logger.warning("No token yet for the new certificate %s: %s. Trying again in %g s "
+                           "(waited %.1f s of at most %g s).", r.new.thumbprint, why, pause,
+                           waited, r.verify_timeout)
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_PAUSE)
+
+
+def _answer_lost(exc):
+    """Whether Graph may have applied a request although its answer did not tell: no answer, an
+    answer we cannot read, or a server or gateway failure. 4xx refusals, 429 and 503 (throttled,
+    unavailable) mean it was not applied."""
+    if isinstance(exc, NetworkError):
+        return True
+    return isinstance(exc, GraphError) and (
+        exc.status is None or exc.status < 400 or (exc.status >= 500 and exc.status != 503))
+
+
+# --- Starting, resuming, the CA path ----------------------------------------------------------
+
+def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, out=None,
+           password_env=None, password_file=None, no_password=False, keep_old=False,
+           dry_run=False, csr=False, complete=None, graph=None, directory=None, prompt=None,
+           timeout=None, verify_timeout=VERIFY_TIMEOUT, verify_delay=2.0):
+    """Rotate profile ``name``'s certificate; return ``{"steps": [{name, ok, detail}], ...}``.
+
+    An unfinished rotation of the profile (see the module docstring) is finished first, and is
+    then the result; one that never registered its certificate is cleaned up and a new rotation
+    starts. The new certificate keeps the current subject, SANs and key size unless told
+    otherwise, and its lifetime defaults to the current one's. Its PFX is protected like the
+    current file: the profile's password source (or the password typed at the prompt) unless
+    ``password_env``, ``password_file`` or ``no_password`` say otherwise. ``graph`` (an admin or
+    az-login client) is only used to look up the application's object id and the old keyId when
+    ``KnownKeys`` does not hold them. ``dry_run`` returns the plan and changes nothing.
+    ``csr``/``complete``: the CA path (module docstring); a CA-issued certificate needs it.
+    ``timeout`` bounds each Graph answer (seconds); ``verify_timeout`` the wait for Entra ID to
+    accept the new key, with pauses from ``verify_delay`` doubling up to 30 s.
+    """
+    from . import certgen
+
+    waits = {"timeout": timeout, "verify_timeout": verify_timeout, "verify_delay": verify_delay}
+    profile = store.get(name)
+    pending = KnownKeys(directory).pending(profile.client_id)
+    if pending and pending.get("profile") != name:
+        raise ConfigurationError(
+            f"Application {profile.client_id} has an unfinished rotation, started with profile "
+            f"'{pending.get('profile')}'.",
+            hint=f"Finish it first: az entracert cert rotate --profile {pending.get('profile')}")
+    if pending and pending.get("stage") != "csr":
+        if dry_run:
+            return _pending_plan(profile, pending)
+        finished = _resume(store, profile, pending, directory=directory, prompt=prompt, **waits)
+        if finished is not None:
+            return finished
+        pending = None
+    if complete:
+        if not pending:
+            raise ConfigurationError(
+                f"Profile '{name}' has no certificate request waiting for its CA.",
+                hint=f"Start with 'az entracert cert rotate --profile {name} --csr'.")
+        out, keep_old = pending["certificate"], pending.get("keepOld", False)
+        password_env, password_file = pending.get("passwordEnv"), pending.get("passwordFile")
+        no_password = not (password_env or password_file) and not pending.get("encrypted")
+    elif pending and not csr:
+        raise ConfigurationError(
+            f"Profile '{name}' is waiting for the CA to sign the request {pending['csr']}.",
+            hint=f"When it is signed, run 'az entracert cert rotate --profile {name} --complete "
+                 "--cert SIGNED.crt'; to start over with a new key, run it with --csr.")
+
+    plan = _plan(profile, days=days, key_size=key_size, subject=subject, sans=sans, out=out,
+                 password_env=password_env, password_file=password_file,
+                 no_password=no_password, keep_old=keep_old, graph=graph, directory=directory,
+                 prompt=prompt, csr=csr, complete=complete)
+    summary = {"profile": name, "appId": profile.client_id, "objectId": plan.object_id,
+               "old": {"thumbprint": plan.current.thumbprint, "keyId": plan.old_key_id,
+                       "removed": False},
+               "new": {"subject": plan.subject.rfc4514_string(), "subjectAltNames": list(plan.sans),
+                       "days": plan.days, "keySize": plan.key_size,
+                       "files": {k: str(v) for k, v in certgen.bundle_paths(plan.out).items()}},
+               "keepOld": keep_old, "dryRun": dry_run, "resumed": False}
+    if csr:
+        summary["new"]["files"] = _csr_paths(plan.out)
+    names = ["csr"] if csr else [s for s in STEP_NAMES if not (keep_old and s == "removeKey")]
+    if dry_run:
+        return {**summary, "steps": [{"name": s, "ok": None, "detail": "planned"} for s in names]}
+    if csr:
+        return {**summary, **_write_request(profile, plan, directory)}
+
+    new = _assemble(plan, pending) if complete else certgen.create_self_signed(
+        plan.subject, sans=plan.sans, key_size=plan.key_size, days=plan.days)
+    summary["new"].update(thumbprint=new.thumbprint,
+                          subject=new.certificate.subject.rfc4514_string(),
+                          notAfter=iso_z(new.certificate.not_valid_after_utc))
+    r = _Rotation(store, profile, new, plan.out, plan.object_id, plan.current.thumbprint,
+                  plan.old_key_id, keep_old, directory, password=plan.password,
+                  password_env=plan.password_env, password_file=plan.password_file,
+                  prompt=prompt, current=plan.current, restore=pending, **waits)
+    _walk(r, [s for s in STEPS if s.name in names])
+    summary["new"]["keyId"] = r.key_id
+    summary["old"]["removed"] = not keep_old
+    return {**summary, "steps": r.steps, "remaining": []}
+
+
+def _resume(store, profile, pending, *, directory, prompt, **waits):
+    """Finish the rotation ``pending`` records and return its result; or, when its certificate
+    turns out not to be registered, delete its files and return None (a new rotation follows)."""
+    from . import certs
+    from .secrets import password_source
+
+    path = Path(pending["certificate"])
+    if not path.exists():
+        KnownKeys(directory).set_pending(profile.client_id, None)
+        logger.warning("The unfinished rotation of profile '%s' to certificate %s cannot be "
+                       "picked up: its file %s is gone. If that certificate is registered, "
+                       "remove it with '%s'.", profile.name, pending["thumbprint"], path,
+                       _remove_command(profile.name, pending["thumbprint"]))
+        return None
+    typed = {}
+
+    def remembering(text):
+        typed["password"] = prompt(text)
+        return typed["password"]
+
+    new = certs.load(path, password=password_source(
+        env=pending.get("passwordEnv"), file=pending.get("passwordFile"),
+        prompt=remembering if prompt else None))
+    if new.thumbprint != pending["thumbprint"]:
+        raise ConfigurationError(
+            f"The file {path} of the unfinished rotation of profile '{profile.name}' now holds "
+            f"certificate {new.thumbprint}, not {pending['thumbprint']}.",
+            hint="Put the rotation's file back, or remove the record of the unfinished rotation "
+                 f"('pending' in {KnownKeys(directory).path}).")
+    logger.warning("Picking up the unfinished rotation of profile '%s' (to certificate %s, "
+                   "stopped after step '%s', started %s).", profile.name, new.thumbprint,
+                   pending["stage"], pending.get("started"))
+    stage = pending["stage"]
+    r = _Rotation(store, profile, new, path, pending["objectId"], pending["oldThumbprint"],
+                  pending.get("oldKeyId"), pending.get("keepOld", False), directory,
+                  password=typed["password"].encode("utf-8") if typed else None,
+                  password_env=pending.get("passwordEnv"),
+                  password_file=pending.get("passwordFile"), prompt=prompt,
+                  key_id=pending.get("keyId"), resumed=True,
+                  earlier=STEP_NAMES[:STEP_NAMES.index(stage) + 1],
+                  registered=None if stage == "write" else True, **waits)
+    steps = [s for s in STEPS[STEP_NAMES.index(stage) + 1:]
+             if not (r.keep_old and s.name == "removeKey")]
+    try:
+        _walk(r, steps)
+    except RotationError as exc:
+        if r.registered is not False:
+            raise
+        logger.warning("%s A new rotation starts.", exc.message)
+        return None
+    return {"profile": profile.name, "appId": profile.client_id, "objectId": r.object_id,
+            "old": {"thumbprint": r.old_thumbprint, "keyId": r.old_key_id,
+                    "removed": not r.keep_old},
+            "new": {"thumbprint": new.thumbprint, "keyId": r.key_id,
+                    "subject": new.certificate.subject.rfc4514_string(),
+                    "notAfter": iso_z(new.certificate.not_valid_after_utc),
+                    "files": {k: str(v) for k, v in r.files.items()}},
+            "keepOld": r.keep_old, "dryRun": False, "resumed": True, "steps": r.steps,
+            "remaining": []}
+
+
+def _pending_plan(profile, pending):
+    """What ``rotate`` would do now: pick up the unfinished rotation."""
+    stage = pending["stage"]
+    names = [s for s in STEP_NAMES[STEP_NAMES.index(stage) + 1:]
+             if not (pending.get("keepOld") and s == "removeKey")]
+    return {"profile": profile.name, "appId": profile.client_id,
+            "objectId": pending.get("objectId"),
+            "old": {"thumbprint": pending.get("oldThumbprint"), "keyId": pending.get("oldKeyId"),
+                    "removed": False},
+            "new": {"thumbprint": pending.get("thumbprint"), "keyId": pending.get("keyId"),
+                    "files": {"pfx": pending.get("certificate")}},
+            "keepOld": pending.get("keepOld", False), "dryRun": True, "resumed": True,
+            "steps": [{"name": s, "ok": None, "detail": "planned"} for s in names]}
+
+
+def _write_request(profile, plan, directory):
+    """``--csr``: a new key (protected like the new PFX will be) and a request for the CA."""
+    from . import certgen
+
+    paths = _csr_paths(plan.out)
+    key, request = certgen.create_csr(plan.subject, sans=plan.sans, key_size=plan.key_size)
+    certgen.write_csr(key, request, key_out=paths["key"], out=paths["csr"],
+                      password=plan.password)
+    KnownKeys(directory).set_pending(profile.client_id, {
+        "profile": profile.name, "stage": "csr", "certificate": str(plan.out),
+        "key": paths["key"], "csr": paths["csr"], "passwordEnv": plan.password_env,
+        "passwordFile": plan.password_file, "encrypted": plan.password is not None,
+        "keepOld": plan.keep_old, "started": iso_z(utc_now())})
+    detail = (f"wrote the key {paths['key']} and the request {paths['csr']}; once the CA has "
+              f"signed it, run 'az entracert cert rotate --profile {profile.name} --complete "
+              "--cert SIGNED.crt'")
+    audit_change(directory, profile, "rotate-csr", None, detail=detail)
+    return {"steps": [{"name": "csr", "ok": True, "detail": detail}], "remaining": [
+        f"az entracert cert rotate --profile {profile.name} --complete --cert SIGNED.crt"]}
+
+
+def _assemble(plan, pending):
+    """``--complete``: the CA's certificate with the key of the request, fit for Entra ID."""
+    from . import certgen, certs
+    from .secrets import PasswordSource
+
+    key_password = (PasswordSource.from_prompt(lambda _text: plan.password.decode("utf-8"))
+                    if plan.password else None)
+    new = certgen.assemble(plan.complete, pending["key"], key_password=key_password)
+    checks = certs.validate(certs.LoadedCertificate(new.certificate, None, (), new.source))
+    failed = [f"{c['name']} ({c['detail']})" for c in checks["checks"]
+              if c["severity"] == "error" and not c["ok"]]
+    if failed or new.thumbprint == plan.current.thumbprint:
+        raise CertificateError(
+            f"The certificate {new.thumbprint} in '{plan.complete}' cannot replace the current "
+            f"one: {'; '.join(failed) or 'it is the current certificate'}.",
+            path=plan.complete, thumbprint=new.thumbprint,
+            hint="Give the certificate the CA issued for the request of --csr.")
+    return new
+
+
+def _csr_paths(out):
+    return {"key": str(Path(out).with_suffix(".key")), "csr": str(Path(out).with_suffix(".csr"))}
+
+
+def _self_signed(certificate):
+    if certificate.issuer != certificate.subject:
+        return False
+    try:
+        certificate.verify_directly_issued_by(certificate)
+        return True
+    except Exception:  # noqa: BLE001 - InvalidSignature, TypeError (key types), ValueError
+        return False
 
 
 @dataclasses.dataclass
@@ -43,136 +568,22 @@ class _Plan:
     days: int
     key_size: int
     out: Path
+    keep_old: bool
+    complete: str = None
     password: bytes = dataclasses.field(default=None, repr=False)
     password_env: str = None
     password_file: str = None
 
 
-def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, out=None,
-           password_env=None, password_file=None, no_password=False, keep_old=False,
-           dry_run=False, graph=None, directory=None, prompt=None, verify_attempts=4,
-           verify_delay=6.0):
-    """Rotate profile ``name``'s certificate; return ``{"steps": [{name, ok, detail}], ...}``.
-
-    The new certificate keeps the current subject, SANs and key size unless told otherwise, and
-    its lifetime defaults to the current one's. Its PFX is protected like the current file: the
-    profile's password source (or the password typed at the prompt) unless ``password_env``,
-    ``password_file`` or ``no_password`` say otherwise. ``graph`` (an admin or az-login client) is
-    only used to look up the application's object id and the old keyId when ``KnownKeys`` does
-    not hold them. ``dry_run`` returns the plan and changes nothing.
-    """
-    from . import certgen
-
-    profile = store.get(name)
-    plan = _plan(profile, days=days, key_size=key_size, subject=subject, sans=sans, out=out,
-                 password_env=password_env, password_file=password_file,
-                 no_password=no_password, keep_old=keep_old, graph=graph, directory=directory,
-                 prompt=prompt)
-    summary = {"profile": name, "appId": profile.client_id, "objectId": plan.object_id,
-               "old": {"thumbprint": plan.current.thumbprint, "keyId": plan.old_key_id,
-                       "removed": False},
-               "new": {"subject": plan.subject.rfc4514_string(), "subjectAltNames": list(plan.sans),
-                       "days": plan.days, "keySize": plan.key_size,
-                       "files": {k: str(v) for k, v in certgen.bundle_paths(plan.out).items()}},
-               "keepOld": keep_old, "dryRun": dry_run}
-    if dry_run:
-        planned = [s for s in STEPS if not (keep_old and s == "removeKey")]
-        return {**summary, "steps": [{"name": s, "ok": None, "detail": "planned"} for s in planned]}
-
-    steps, run = [], _Runner(profile, directory)
-    new = certgen.create_self_signed(plan.subject, sans=plan.sans, key_size=plan.key_size,
-                                     days=plan.days)
-    summary["new"].update(thumbprint=new.thumbprint,
-                          notAfter=iso_z(new.certificate.not_valid_after_utc))
-    files = summary["new"]["files"]
-
-    def fail(step, exc, remaining, state):
-        steps.append({"name": step, "ok": False, "detail": getattr(exc, "message", str(exc))})
-        run.audit(step, new, ok=False, detail=getattr(exc, "message", str(exc)))
-        done = ", ".join(s["name"] for s in steps if s["ok"]) or "nothing"
-        raise RotationError(
-            f"Rotation of profile '{name}' stopped at step '{step}': "
-            f"{getattr(exc, 'message', exc)} Done: {done}. {state} Remaining: "
-            + " ; ".join(remaining), steps=steps, remaining=remaining,
-            hint=remaining[0] if remaining else None) from exc
-
-    def ok(step, detail, certificate):
-        steps.append({"name": step, "ok": True, "detail": detail})
-        run.audit(step, certificate, ok=True, detail=detail)
-
-    still_old = (f"The profile still uses {plan.current.thumbprint}, which is registered and "
-                 "signs in.")
-    try:
-        certgen.write_bundle(new, plan.out, password=plan.password)
-    except EntraCertError as exc:
-        fail("write", exc, [f"az entracert cert rotate --profile {name} --out NEW.pfx"], still_old)
-    ok("write", f"wrote {files['pfx']}", new)
-
-    app_graph = run.graph_as(profile)
-    try:
-        added = app_graph.call("POST", f"applications/{quote(plan.object_id)}/addKey", body={
-            "keyCredential": _add_key_entry(new), "passwordCredential": None,
-            "proof": _proof(plan.current, plan.object_id)})
-    except EntraCertError as exc:
-        fail("addKey", exc, [f"az entracert cert rotate --profile {name}"],
-             still_old + f" The new files {files['pfx']} are not registered; delete them.")
-    new_key_id = added.get("keyId")
-    summary["new"]["keyId"] = new_key_id
-    KnownKeys(directory).add(profile.client_id, new.thumbprint, new_key_id,
-                             object_id=plan.object_id)
-    ok("addKey", f"registered {new.thumbprint} as keyId {new_key_id}", new)
-
-    switched = dataclasses.replace(
-        profile, certificate=str(plan.out), pfx_base64_env=None, password_env=plan.password_env,
-        password_file=plan.password_file, thumbprint=new.thumbprint,
-        thumbprint_sha256=new.thumbprint_sha256, serial=new.serial,
-        not_after=summary["new"]["notAfter"])
-    new_prompt = (lambda _text: plan.password.decode("utf-8")) if plan.password else prompt
-    try:
-        run.prove(switched, attempts=verify_attempts, delay=verify_delay, prompt=new_prompt)
-    except EntraCertError as exc:
-        fail("verify-token", exc, [
-            f"az entracert profile update --name {name} --certificate {files['pfx']} (once the "
-            "new certificate signs in: Entra ID can take minutes to accept a new key)",
-            _remove_command(name, plan.current.thumbprint)],
-            still_old + f" The new certificate is registered as keyId {new_key_id}.")
-    ok("verify-token", f"a token was issued for {new.thumbprint}", new)
-
-    try:
-        store.update(name, certificate=switched.certificate, pfx_base64_env=None,
-                     password_env=switched.password_env, password_file=switched.password_file,
-                     thumbprint=switched.thumbprint, thumbprint_sha256=switched.thumbprint_sha256,
-                     serial=switched.serial, not_after=switched.not_after)
-    except (EntraCertError, OSError) as exc:
-        fail("switch-profile", exc, [
-            f"az entracert profile update --name {name} --certificate {files['pfx']}",
-            _remove_command(name, plan.current.thumbprint)],
-            still_old + f" The new certificate (keyId {new_key_id}) is registered too.")
-    ok("switch-profile", f"profile '{name}' now uses {new.thumbprint}", new)
-
-    if keep_old:
-        return {**summary, "steps": steps, "remaining": []}
-    try:
-        app_graph = run.graph_as(switched, prompt=new_prompt)
-        app_graph.call("POST", f"applications/{quote(plan.object_id)}/removeKey", body={
-            "keyId": plan.old_key_id, "proof": _proof(new, plan.object_id)})
-    except EntraCertError as exc:
-        fail("removeKey", exc, [_remove_command(name, plan.current.thumbprint)],
-             f"The profile uses the new certificate {new.thumbprint}, which signs in; the old "
-             f"one {plan.current.thumbprint} is still registered.")
-    KnownKeys(directory).forget(profile.client_id, plan.current.thumbprint)
-    summary["old"]["removed"] = True
-    ok("removeKey", f"unregistered {plan.current.thumbprint} (keyId {plan.old_key_id})",
-       plan.current)
-    return {**summary, "steps": steps, "remaining": []}
-
-
 def _plan(profile, *, days, key_size, subject, sans, out, password_env, password_file,
-          no_password, keep_old, graph, directory, prompt):
+          no_password, keep_old, graph, directory, prompt, csr, complete):
     """Everything decided and checked before the first change; raises if anything is missing."""
     from . import certgen, certs, tokens
     from .secrets import password_source
 
+    if csr and complete:
+        raise ConfigurationError("--csr and --complete are two separate runs.",
+                                 hint="Run --csr first; --complete once the CA signed it.")
     if profile.pfx_base64_env and not out:
         raise ConfigurationError(
             f"Profile '{profile.name}' reads its certificate from ${profile.pfx_base64_env}, so "
@@ -185,6 +596,14 @@ def _plan(profile, *, days, key_size, subject, sans, out, password_env, password
         return typed["password"]
 
     current = tokens.load_profile_certificate(profile, prompt=remembering if prompt else None)
+    if not (csr or complete or _self_signed(current.certificate)):
+        raise ConfigurationError(
+            f"The certificate {current.thumbprint} of profile '{profile.name}' was issued by "
+            f"'{current.certificate.issuer.rfc4514_string()}'; a rotation here would replace it "
+            "with a self-signed one.",
+            hint=f"Ask your CA for the new one: run 'az entracert cert rotate --profile "
+                 f"{profile.name} --csr', have the request signed, then run 'az entracert cert "
+                 f"rotate --profile {profile.name} --complete --cert SIGNED.crt'.")
     if not (password_env or password_file or no_password):  # protected like the current file
         password_env, password_file = profile.password_env, profile.password_file
     password = password_source(env=password_env, file=password_file, no_password=no_password
@@ -208,12 +627,15 @@ def _plan(profile, *, days, key_size, subject, sans, out, password_env, password
     for san in sans:
         certgen.parse_san(san)
     out = Path(out).expanduser().resolve() if out else _next_to(profile.certificate)
-    certgen.check_bundle_writable(out)
     if out.suffix.lower() not in (".pfx", ".p12"):
         raise ConfigurationError(f"The output '{out}' should end in .pfx or .p12.",
                                  hint="Name the file e.g. --out my-app.pfx.")
+    certgen.check_bundle_writable(out)
+    if csr:
+        for path in _csr_paths(out).values():
+            certgen.check_writable(path)
     return _Plan(profile, current, object_id, old_key_id, subject, sans, days, key_size, out,
-                 password, password_env,
+                 keep_old, complete, password, password_env,
                  str(Path(password_file).expanduser().resolve()) if password_file else None)
 
 
@@ -225,7 +647,7 @@ def _application_facts(profile, current, *, graph, directory, need_key_id):
     if object_id and (key_id or not need_key_id):
         return object_id, key_id
     readers = [graph] if graph is not None else []
-    readers.append(_Runner(profile, directory).graph_as(profile))
+    readers.append(admin_graph(profile, directory=directory))
     refusals = []
     for reader in readers:
         try:
@@ -259,10 +681,13 @@ def _next_to(certificate):
     day = utc_now().strftime("%Y%m%d")
     for index in range(1, 1000):
         candidate = current.with_name(f"{stem}-{day}{'' if index == 1 else f'-{index}'}.pfx")
-        if not any(p.exists() for p in bundle_paths(candidate).values()):
+        taken = [*bundle_paths(candidate).values(), *map(Path, _csr_paths(candidate).values())]
+        if not any(p.exists() for p in taken):
             return candidate
     raise ConfigurationError(f"No free file name next to '{current}'.", hint="Pass --out PATH.")
 
+
+# --- Small helpers --------------------------------------------------------------------------------
 
 def _add_key_entry(loaded):
     from .graph import key_credential
@@ -278,35 +703,24 @@ def _proof(loaded, object_id):
     return proof_of_possession(loaded, object_id=object_id)
 
 
+def _again(r):
+    return f"az entracert cert rotate --profile {r.profile.name}"
+
+
 def _remove_command(name, thumbprint):
     return (f"az entracert app cert remove --profile {name} --thumbprint {thumbprint} "
             "--admin-profile ADMIN (or --use-az-login)")
 
 
-class _Runner:
-    """Tokens and Graph calls as the application itself, and the audit of each step."""
+def _and(items):
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
-    def __init__(self, profile, directory):
-        self.profile, self.directory = profile, directory
 
-    def graph_as(self, profile, *, prompt=None):
-        return admin_graph(profile, directory=self.directory, prompt=prompt)
+def _sentence(text):
+    text = str(text).strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
-    def prove(self, profile, *, attempts, delay, prompt):
-        """A fresh token signed by ``profile``'s certificate, retried while Entra catches up."""
-        from . import tokens
 
-        for attempt in range(1, attempts + 1):
-            try:
-                return tokens.acquire(profile, graph_scopes(profile.graph_endpoint), force=True,
-                                      directory=self.directory, prompt=prompt)
-            except EntraCertError:
-                if attempt == attempts:
-                    raise
-                # Longer than MSAL's 5 s throttle after a 5xx, and time for a new key to reach
-                # every Entra server (AADSTS700027 meanwhile).
-                time.sleep(delay * attempt)
-
-    def audit(self, step, loaded, *, ok, detail):
-        audit_change(self.directory, self.profile, f"rotate-{step}", loaded,
-                     outcome="success" if ok else "failure", detail=detail)
+def _clause(text):
+    return str(text).strip().rstrip(".")

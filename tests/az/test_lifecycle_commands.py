@@ -9,11 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import az_environment, make_certificate, pem_of, sign_in_az
 from cryptography.hazmat.primitives import serialization
 
 from azext_entracert.core import profiles
+
 from .conftest import AZ
-from conftest import az_environment, make_certificate, sign_in_az
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,47 @@ def test_expiring_prints_json_and_exits_1(logged_in, app_profile):
     code, report, _ = logged_in("entracert", "app", "cert", "expiring", "--days", "5",
                                 "--profile", "app", check=False)
     assert code == 0 and report["expiring"] == []
+
+
+@pytest.mark.xdist_group("faults")
+def test_rotate_ca_issued_via_csr_and_complete_waits_out_replication(logged_in, emulator, rsa_keys,
+                                                                     tmp_path):
+    """A CA-issued certificate is refused a self-signed successor; --csr then --complete --cert
+    registers what the CA signed, and the wait for the new key to replicate shows on stderr."""
+    from cryptography import x509
+
+    from azext_entracert.core.certgen import build_certificate, parse_subject
+    from azext_entracert.core.fileio import PRIVATE, atomic_write
+
+    ca = build_certificate(subject=parse_subject("CN=az Rotation CA"), signing_key=rsa_keys[5],
+                           public_key=rsa_keys[5].public_key(), purpose="ca")
+    leaf = make_certificate(rsa_keys[6], "az-ca-issued", issuer=ca, issuer_key=rsa_keys[5])
+    app = emulator.create_application("az-ca-issued", certificates=[leaf])
+    pem = tmp_path / "az-ca-issued.pem"
+    atomic_write(pem, pem_of(rsa_keys[6], leaf).encode("ascii"), mode=PRIVATE)
+    logged_in.store.add(profiles.new_profile(
+        "ca-app", tenant=emulator.tenant_id, client_id=app["appId"], certificate=str(pem),
+        authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle), replace=True)
+    rotate = ("entracert", "cert", "rotate", "--profile", "ca-app", "--no-password")
+
+    code, _, stderr = logged_in(*rotate, "--admin-profile", "admin", check=False)
+    assert code != 0 and "self-signed" in stderr and "--csr" in stderr
+    assert "Traceback" not in stderr and not list(tmp_path.glob("*.pfx"))
+
+    _, requested, _ = logged_in(*rotate, "--csr", "--admin-profile", "admin")
+    request = x509.load_pem_x509_csr(Path(requested["new"]["files"]["csr"]).read_bytes())
+    signed = tmp_path / "signed.crt"
+    signed.write_bytes(build_certificate(
+        subject=request.subject, public_key=request.public_key(), signing_key=rsa_keys[5],
+        issuer=ca, days=20).public_bytes(serialization.Encoding.PEM))
+    emulator.add_fault("/addKey", replication_delay=3)
+    try:
+        # --verbose: this az runs with only-show-errors, which would hide the progress lines.
+        _, result, stderr = logged_in(*rotate, "--complete", "--cert", signed, "--verbose")
+    finally:
+        emulator.clear_faults()
+    assert [s["name"] for s in result["steps"] if s["ok"]] == [
+        "write", "addKey", "verify-token", "switch-profile", "removeKey"]
+    assert "No token yet for the new certificate" in stderr and "AADSTS700027" in stderr
+    stored = emulator.application(app["appId"])["keyCredentials"]
+    assert [k["customKeyIdentifier"] for k in stored] == [result["new"]["thumbprint"]]

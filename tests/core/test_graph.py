@@ -61,3 +61,23 @@ def test_app_id_cannot_widen_the_filter(admin_graph, emulator):
     sent = [r["query"].get("$filter") for r in emulator.requests_log()
             if r["path"].endswith("/v1.0/applications")]
     assert sent == ["appId eq 'x'' or appId ne ''y'"]  # OData doubles a quote inside a literal
+
+
+def test_a_new_application_signs_in_only_with_its_service_principal(admin_graph, emulator,
+                                                                   tmp_path):
+    """As in Entra, creating the application is not enough: AADSTS7000229 until the core gives
+    it a service principal, then the certificate gets a token."""
+    from azext_entracert.core.errors import AuthenticationError
+
+    loaded = certgen.create_self_signed("CN=graph-sp")
+    pfx = tmp_path / "sp.pfx"
+    certgen.write_bundle(loaded, pfx, password=None)
+    app = admin_graph.create_application("graph-sp", certificates=[loaded])
+    profile = profiles.new_profile("sp", tenant=emulator.tenant_id, client_id=app["appId"],
+                                   certificate=str(pfx), authority_host=emulator.authority_host,
+                                   ca_bundle=emulator.ca_bundle)
+    with pytest.raises(AuthenticationError, match="7000229"):
+        tokens.acquire(profile, directory=tmp_path / "cache")
+    sp = admin_graph.create_service_principal(app["appId"])
+    assert sp["appId"] == app["appId"]
+    assert tokens.acquire(profile, directory=tmp_path / "cache").source == "network"

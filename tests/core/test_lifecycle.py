@@ -5,16 +5,19 @@ removes certificates; rotation uses only the application's own certificate (addK
 proofs). Rotations interrupted by emulator faults must leave a profile that still gets tokens.
 """
 import dataclasses
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+from conftest import make_certificate, pem_of, utc
 from cryptography.hazmat.primitives import serialization
 
 from azext_entracert.core import audit, lifecycle, profiles, tokens
-from azext_entracert.core.errors import (AuthenticationError, CertificateError,
-                                         ConfigurationError)
+from azext_entracert.core.errors import AuthenticationError, CertificateError, ConfigurationError
 from azext_entracert.core.rotation import RotationError, rotate
-
-from conftest import make_certificate, utc
 
 
 @pytest.fixture
@@ -145,6 +148,7 @@ def test_expiring_reports_local_and_registered(world):
 
 def _rotate(world, **kwargs):
     kwargs.setdefault("verify_delay", 0.05)
+    kwargs.setdefault("verify_timeout", 10)
     return rotate(world.store, "app", directory=world.dir, **kwargs)
 
 
@@ -211,51 +215,226 @@ def _still_works(world):
     return profile
 
 
+def _registered(world):
+    """The thumbprints on the application, as Microsoft Graph (the emulator's) lists them."""
+    application = world.graph.find_application(world.app.app_id)
+    return sorted(lifecycle.entry_thumbprint(k) for k in application["keyCredentials"])
+
+
+def _pending(world):
+    return lifecycle.KnownKeys(world.dir).pending(world.app.app_id)
+
+
+def _files_of(result_or_pending):
+    pfx = Path(result_or_pending["certificate"] if "certificate" in result_or_pending
+               else result_or_pending["new"]["files"]["pfx"])
+    return [pfx, pfx.with_suffix(".cer"), pfx.with_suffix(".pem")]
+
+
+NOT_REGISTERED = json.dumps({
+    "error": "invalid_client", "error_codes": [700027],
+    "error_description": "AADSTS700027: The certificate with identifier used to sign the client "
+                         "assertion is not registered on application."})
+
+
 @pytest.mark.xdist_group("faults")
-def test_addkey_failure_keeps_the_old_certificate(primed, emulator):
+def test_addkey_refused_deletes_the_new_files_and_says_so_in_sentences(primed, emulator):
     emulator.add_fault("/addKey", status=503, count=3)
     with pytest.raises(RotationError) as err:
         _rotate(primed, no_password=True)
     assert [(s["name"], s["ok"]) for s in err.value.steps] == [("write", True),
                                                                ("addKey", False)]
-    assert "Done: write" in err.value.message and "az entracert cert rotate" in err.value.message
+    message = err.value.message
+    assert "with HTTP 503 and gave no reason." in message and "None" not in message
+    assert "Steps done: write." in message and "az entracert cert rotate" in err.value.hint
+    written = [p for p in message.split() if p.endswith((".pfx,", ".cer", ".pem"))]
+    assert [Path(p.rstrip(",")).suffix for p in written] == [".pfx", ".cer", ".pem"]
+    assert not any(Path(p.rstrip(",")).exists() for p in written)  # nothing half-done is left
+    assert _pending(primed) is None
     assert _still_works(primed) == primed.profile
-    assert _stored_thumbprints(emulator, primed.app.app_id) == [primed.profile.thumbprint]
+    assert _registered(primed) == [primed.profile.thumbprint]
 
 
 @pytest.mark.xdist_group("faults")
-def test_token_failure_keeps_the_old_certificate_registered_and_used(primed, emulator):
+def test_addkey_timeout_after_graph_applied_it_is_found_out_and_finished(primed, emulator,
+                                                                         caplog):
+    """Graph registers the key but its answer comes after our timeout: a token signed by the new
+    certificate proves it is registered, and the rotation goes on to the end."""
+    emulator.add_fault("/addKey", delay=2)
+    result = _rotate(primed, no_password=True, timeout=0.5)
+    assert [(s["name"], s["ok"]) for s in result["steps"]] == [
+        ("write", True), ("addKey", True), ("verify-token", True), ("switch-profile", True),
+        ("removeKey", True)]
+    assert "did not answer" in result["steps"][1]["detail"]
+    assert "proved it is registered" in result["steps"][1]["detail"]
+    assert any("is not known" in r.getMessage() for r in caplog.records)
+    assert _registered(primed) == [result["new"]["thumbprint"]]  # no orphan, the old one gone
+    assert _still_works(primed).thumbprint == result["new"]["thumbprint"]
+    assert _pending(primed) is None
+
+
+@pytest.mark.xdist_group("faults")
+def test_addkey_unreadable_reply_is_never_called_not_registered(primed, emulator):
+    emulator.add_fault("/addKey", body="malformed")  # Graph applies it; its reply is garbage
+    result = _rotate(primed, no_password=True)
+    assert "not JSON" in result["steps"][1]["detail"] and result["old"]["removed"]
+    assert _registered(primed) == [result["new"]["thumbprint"]]
+    # The next rotation looks the keyId up again (the lost answer never gave it) and works.
+    again = _rotate(primed, graph=primed.graph, no_password=True)
+    assert _registered(primed) == [again["new"]["thumbprint"]]
+
+
+@pytest.mark.xdist_group("faults")
+def test_lost_addkey_answer_and_a_refused_token_mean_not_registered(primed, emulator):
+    emulator.add_fault("/addKey", status=500, count=3)  # a server error: applied or not?
+    with pytest.raises(RotationError) as err:
+        _rotate(primed, no_password=True, verify_timeout=0.5)
+    message = err.value.message
+    assert "Graph's answer was lost" in message and "is not registered" in message
+    assert "were deleted" in message and "delete them" not in message
+    assert err.value.__cause__.code == 700027
+    assert _pending(primed) is None and not list(primed.dir.glob("*.pfx"))
+    assert _registered(primed) == [primed.profile.thumbprint]
+    assert _still_works(primed) == primed.profile
+
+
+@pytest.mark.xdist_group("faults")
+def test_unsettled_addkey_is_recorded_and_the_next_rotate_finishes_it(primed, emulator):
+    emulator.add_fault("/addKey", body="malformed")  # applied, answer unreadable
+    emulator.add_fault("/oauth2/v2.0/token", status=503, count=1000, retry_after=0)
+    with pytest.raises(RotationError) as err:
+        _rotate(primed, no_password=True, verify_timeout=0.3)
+    assert "is not known" in err.value.message and "recorded as unfinished" in err.value.message
+    assert err.value.remaining == ["az entracert cert rotate --profile app"]
+    pending = _pending(primed)
+    assert pending["stage"] == "write" and all(p.exists() for p in _files_of(pending))
+    assert _still_works_after_faults(primed, emulator) == primed.profile
+    assert len(_registered(primed)) == 2  # registered, but the profile does not know it yet
+
+    result = _rotate(primed, no_password=True)
+    assert result["resumed"] and result["new"]["thumbprint"] == pending["thumbprint"]
+    assert [s["name"] for s in result["steps"]] == ["addKey", "verify-token", "switch-profile",
+                                                    "removeKey"]
+    assert _registered(primed) == [pending["thumbprint"]]
+    assert _still_works(primed).thumbprint == pending["thumbprint"] and _pending(primed) is None
+
+
+def _still_works_after_faults(world, emulator):
+    emulator.clear_faults()
+    return _still_works(world)
+
+
+@pytest.mark.xdist_group("faults")
+def test_a_killed_rotation_is_finished_by_the_next_one(primed, emulator):
+    """A real process killed while addKey is on the wire (Graph applies it afterwards): the next
+    rotate finds the pending record, proves the key registered and finishes the job."""
+    emulator.add_fault("/addKey", delay=3)
+    script = ("import sys\nfrom azext_entracert.core import profiles, rotation\n"
+              "rotation.rotate(profiles.ProfileStore(sys.argv[1]), 'app', directory=sys.argv[1],"
+              " no_password=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", script, str(primed.dir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _until(lambda: (_pending(primed) or {}).get("stage") == "write", 60)
+        time.sleep(0.7)  # the POST is on its way
+        process.kill()
+    finally:
+        process.wait(10)
+    _until(lambda: len(_registered(primed)) == 2, 10)  # Graph applied it after the kill
+    pending = _pending(primed)
+    assert primed.store.get("app") == primed.profile  # the killed process never switched
+
+    result = _rotate(primed, no_password=True)
+    assert result["resumed"] and result["new"]["thumbprint"] == pending["thumbprint"]
+    assert _registered(primed) == [pending["thumbprint"]]  # nothing orphaned, the old one gone
+    assert _still_works(primed).thumbprint == pending["thumbprint"]
+
+
+@pytest.mark.xdist_group("faults")
+def test_a_rotation_killed_before_addkey_is_cleaned_up_and_done_afresh(primed, emulator):
+    """What a kill between the pending record and addKey leaves: the record and the written
+    files, no key. The next rotate finds the certificate refused, cleans up and starts afresh."""
+    from azext_entracert.core import certgen, certs
+
+    new = certgen.create_self_signed("CN=killed", days=5)
+    out = primed.dir / "killed.pfx"
+    certgen.write_bundle(new, out, password=None)
+    stale = {"profile": "app", "stage": "write", "objectId": primed.app.object_id,
+             "certificate": str(out), "thumbprint": certs.load(out).thumbprint, "keyId": None,
+             "oldThumbprint": primed.profile.thumbprint, "keepOld": False,
+             "oldKeyId": lifecycle.KnownKeys(primed.dir).get(primed.app.app_id)["keys"][
+                 primed.profile.thumbprint]}
+    lifecycle.KnownKeys(primed.dir).set_pending(primed.app.app_id, stale)
+
+    result = _rotate(primed, no_password=True, verify_timeout=0.5)
+    assert not result["resumed"] and not any(p.exists() for p in _files_of(stale))
+    assert _registered(primed) == [result["new"]["thumbprint"]] != [stale["thumbprint"]]
+    assert _pending(primed) is None
+
+
+@pytest.mark.xdist_group("faults")
+def test_token_failure_keeps_the_old_certificate_and_the_next_rotate_finishes(primed, emulator):
     # retry_after=0: MSAL would otherwise throttle the client for 5 s after a 5xx (its
     # ThrottledHttpClient), and the next attempt would not even reach the emulator.
-    emulator.add_fault("/oauth2/v2.0/token", status=503, count=6, retry_after=0)  # 2 x 3 tries
+    emulator.add_fault("/oauth2/v2.0/token", status=503, count=1000, retry_after=0)
     with pytest.raises(RotationError) as err:
-        _rotate(primed, no_password=True, verify_attempts=2)
+        _rotate(primed, no_password=True, verify_timeout=0.3)
     assert [s["name"] for s in err.value.steps if s["ok"]] == ["write", "addKey"]
-    assert "profile update --name app --certificate" in err.value.remaining[0]
-    assert _still_works(primed) == primed.profile
-    assert len(_stored_thumbprints(emulator, primed.app.app_id)) == 2
-
-
-@pytest.mark.xdist_group("faults")
-def test_a_passing_token_failure_is_retried(primed, emulator):
-    emulator.add_fault("/oauth2/v2.0/token", status=503, count=3, retry_after=0)  # one attempt
+    assert "is registered as keyId" in err.value.message and "within 0.3 s" in err.value.message
+    assert err.value.remaining == ["az entracert cert rotate --profile app"]
+    assert _still_works_after_faults(primed, emulator) == primed.profile
+    assert len(_registered(primed)) == 2
     result = _rotate(primed, no_password=True)
-    assert result["old"]["removed"] and _still_works(primed).thumbprint == result["new"][
-        "thumbprint"]
+    assert result["resumed"] and [s["name"] for s in result["steps"]] == [
+        "verify-token", "switch-profile", "removeKey"]
+    assert _registered(primed) == [result["new"]["thumbprint"]]
 
 
 @pytest.mark.xdist_group("faults")
-def test_removekey_failure_leaves_the_new_certificate_in_use(primed, emulator):
+def test_replication_lag_is_waited_out_with_progress_on_stderr(primed, emulator, caplog):
+    """Entra refuses a just-added key (AADSTS700027) until every replica has it."""
+    emulator.add_fault("/oauth2/v2.0/token", status=401, body=NOT_REGISTERED, count=3)
+    result = _rotate(primed, no_password=True)
+    assert result["old"]["removed"]
+    progress = [r.getMessage() for r in caplog.records if "No token yet" in r.getMessage()]
+    assert len(progress) == 3 and "AADSTS700027" in progress[0]
+    assert "Trying again in 0.05 s" in progress[0] and "Trying again in 0.2 s" in progress[2]
+
+
+@pytest.mark.xdist_group("faults")
+def test_replication_that_outlasts_the_wait_is_bounded(primed, emulator):
+    emulator.add_fault("/oauth2/v2.0/token", status=401, body=NOT_REGISTERED, count=1000)
+    started = time.monotonic()
+    with pytest.raises(RotationError) as err:
+        _rotate(primed, no_password=True, verify_timeout=1)
+    assert time.monotonic() - started < 5
+    assert "did not accept it within 1 s" in err.value.message
+    assert _pending(primed)["stage"] == "addKey"
+
+
+@pytest.mark.xdist_group("faults")
+def test_removekey_failure_leaves_the_new_certificate_in_use_until_the_next_rotate(primed,
+                                                                                  emulator):
     emulator.add_fault("/removeKey", status=503, count=3)
     with pytest.raises(RotationError) as err:
         _rotate(primed, no_password=True)
     assert [s["name"] for s in err.value.steps if s["ok"]] == [
         "write", "addKey", "verify-token", "switch-profile"]
     assert "app cert remove --profile app --thumbprint " + primed.profile.thumbprint in (
-        err.value.remaining[0])
-    now = _still_works(primed)
+        err.value.remaining[1])
+    now = _still_works_after_faults(primed, emulator)
     assert now.thumbprint != primed.profile.thumbprint
-    assert len(_stored_thumbprints(emulator, primed.app.app_id)) == 2
+    assert len(_registered(primed)) == 2
+    result = _rotate(primed, no_password=True)
+    assert result["resumed"] and [s["name"] for s in result["steps"]] == ["removeKey"]
+    assert _registered(primed) == [now.thumbprint]
+
+
+def _until(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
 
 
 def test_rotate_protects_the_new_pfx_like_the_current_one(world, emulator, monkeypatch):
@@ -275,3 +454,88 @@ def test_rotate_protects_the_new_pfx_like_the_current_one(world, emulator, monke
     with pytest.raises(Exception, match="password"):
         certs.load(switched.certificate)
     assert _token(switched, world.dir).thumbprint == switched.thumbprint
+
+
+@pytest.mark.xdist_group("faults")
+def test_replication_delay_of_a_new_key_is_waited_out(primed, emulator, caplog):
+    """The emulator's own replication lag (a fault's ``replication_delay``): the key addKey
+    registers is unknown to the token endpoint for 1.5 s, then the rotation finishes."""
+    emulator.add_fault("/addKey", replication_delay=1.5)
+    emulator.clear_log()
+    result = _rotate(primed, no_password=True)
+    assert result["old"]["removed"] and _registered(primed) == [result["new"]["thumbprint"]]
+    refused = [e for e in emulator.requests_log()
+               if e["path"].endswith("/token") and e["error_code"] == "AADSTS700027"]
+    progress = [r for r in caplog.records if "No token yet" in r.getMessage()]
+    assert refused and len(progress) == len(refused)
+
+
+# --- rotation of a CA-issued certificate ------------------------------------------------------
+
+@pytest.fixture
+def ca_world(emulator, rsa_keys, tmp_path):
+    """An application whose certificate a (test) CA issued, with a profile and known keys."""
+    from azext_entracert.core.certgen import build_certificate, parse_subject
+    from azext_entracert.core.fileio import PRIVATE, atomic_write
+
+    ca = build_certificate(subject=parse_subject("CN=Rotation Test CA"),
+                           public_key=rsa_keys[5].public_key(), signing_key=rsa_keys[5],
+                           purpose="ca")
+    leaf = make_certificate(rsa_keys[6], "ca-issued-app", issuer=ca, issuer_key=rsa_keys[5])
+    app = emulator.create_application("ca-issued-app", certificates=[leaf])
+    pem = tmp_path / "ca-issued.pem"
+    atomic_write(pem, (pem_of(rsa_keys[6], leaf)).encode("ascii"), mode=PRIVATE)
+    store = profiles.ProfileStore(tmp_path)
+    store.add(_profile("app", app["appId"], str(pem), emulator))
+    admin = _profile("admin", emulator.admin["client_id"], emulator.admin["certificate"], emulator)
+    graph = lifecycle.admin_graph(admin, directory=tmp_path)
+    lifecycle.list_certificates(graph, store.get("app"), directory=tmp_path)
+    return dataclasses.make_dataclass("CAWorld", ["app_id", "store", "graph", "dir", "ca",
+                                                  "ca_key"])(app["appId"], store, graph,
+                                                             tmp_path, ca, rsa_keys[5])
+
+
+def _ca_registered(world):
+    return sorted(lifecycle.entry_thumbprint(k) for k in
+                  world.graph.find_application(world.app_id)["keyCredentials"])
+
+
+def test_a_ca_issued_certificate_is_not_rotated_to_a_self_signed_one(ca_world):
+    before = ca_world.store.get("app")
+    with pytest.raises(ConfigurationError, match="issued by 'CN=Rotation Test CA'") as err:
+        rotate(ca_world.store, "app", directory=ca_world.dir, no_password=True)
+    assert "--csr" in err.value.hint and "--complete --cert" in err.value.hint
+    assert ca_world.store.get("app") == before and not list(ca_world.dir.glob("*.pfx"))
+    assert _ca_registered(ca_world) == [before.thumbprint]
+
+
+def test_ca_path_writes_a_request_then_registers_the_signed_certificate(ca_world, emulator):
+    from cryptography import x509
+
+    from azext_entracert.core.certgen import build_certificate
+
+    requested = rotate(ca_world.store, "app", directory=ca_world.dir, csr=True,
+                       no_password=True)
+    key_file, csr_file = Path(requested["new"]["files"]["key"]), Path(
+        requested["new"]["files"]["csr"])
+    assert key_file.stat().st_mode & 0o777 == 0o600 and csr_file.exists()
+    assert "--complete --cert" in requested["remaining"][0]
+    with pytest.raises(ConfigurationError, match="waiting for the CA"):
+        rotate(ca_world.store, "app", directory=ca_world.dir, no_password=True)
+
+    request = x509.load_pem_x509_csr(csr_file.read_bytes())
+    assert request.subject.rfc4514_string() == "CN=ca-issued-app"
+    signed = build_certificate(subject=request.subject, public_key=request.public_key(),
+                               signing_key=ca_world.ca_key, issuer=ca_world.ca, days=20)
+    signed_file = ca_world.dir / "signed.crt"
+    signed_file.write_bytes(signed.public_bytes(serialization.Encoding.PEM))
+    result = rotate(ca_world.store, "app", directory=ca_world.dir, complete=str(signed_file),
+                    verify_delay=0.05)
+    assert [s["name"] for s in result["steps"] if s["ok"]] == [
+        "write", "addKey", "verify-token", "switch-profile", "removeKey"]
+    profile = ca_world.store.get("app")
+    assert profile.thumbprint == result["new"]["thumbprint"] and profile.certificate.endswith(
+        ".pfx")
+    assert _ca_registered(ca_world) == [profile.thumbprint]
+    assert _token(profile, ca_world.dir).thumbprint == profile.thumbprint
+    assert lifecycle.KnownKeys(ca_world.dir).pending(ca_world.app_id) is None
