@@ -29,9 +29,12 @@ long-summary: |
     required.
 examples:
   - name: Create a two-year certificate protected by a password from an environment variable.
-    text: az entracert cert create --subject "CN=my-app" --days 730 --out my-app.pfx --password-env PFX_PASSWORD
+    text: az entracert cert create --subject "CN=my-app" --days 730 --out my-app.pfx
+      --password-env PFX_PASSWORD
   - name: Create a 4096-bit certificate with SHA-384 and DNS names, without a password.
-    text: az entracert cert create --subject "CN=my-app,O=Contoso" --san DNS:app.contoso.com DNS:api.contoso.com --key-size 4096 --hash sha384 --out my-app.pfx --no-password
+    text: az entracert cert create --subject "CN=my-app,O=Contoso"
+      --san DNS:app.contoso.com DNS:api.contoso.com --key-size 4096 --hash sha384 --out my-app.pfx
+      --no-password
 """
 
 helps["entracert cert csr"] = """
@@ -41,9 +44,11 @@ long-summary: The key is written with mode 0600; it is encrypted when a password
     given. Send the request to your CA, then join its answer and the key with 'cert assemble'.
 examples:
   - name: Create an encrypted key and a request.
-    text: az entracert cert csr --subject "CN=my-app,O=Contoso" --key-out my-app.key --out my-app.csr --password-env KEY_PASSWORD
+    text: az entracert cert csr --subject "CN=my-app,O=Contoso" --key-out my-app.key
+      --out my-app.csr --password-env KEY_PASSWORD
   - name: Create a 3072-bit key (unencrypted, mode 0600) and a request with a DNS name.
-    text: az entracert cert csr --subject "CN=my-app" --san DNS:app.contoso.com --key-size 3072 --key-out my-app.key --out my-app.csr
+    text: az entracert cert csr --subject "CN=my-app" --san DNS:app.contoso.com --key-size 3072
+      --key-out my-app.key --out my-app.csr
 """
 
 helps["entracert cert assemble"] = """
@@ -52,7 +57,9 @@ short-summary: Join a CA-signed certificate, its private key and the CA chain in
 long-summary: Refuses a key that does not belong to the certificate.
 examples:
   - name: Assemble the CA's answer to a request made with 'cert csr'.
-    text: az entracert cert assemble --cert my-app.crt --key my-app.key --key-password-env KEY_PASSWORD --chain issuing-ca.pem root-ca.pem --out my-app.pfx --password-env PFX_PASSWORD
+    text: az entracert cert assemble --cert my-app.crt --key my-app.key
+      --key-password-env KEY_PASSWORD --chain issuing-ca.pem root-ca.pem --out my-app.pfx
+      --password-env PFX_PASSWORD
 """
 
 helps["entracert cert show"] = """
@@ -99,11 +106,14 @@ long-summary: |
     --out-no-password protect the output's key.
 examples:
   - name: Turn a PFX into a PEM holding the certificate and an unencrypted key.
-    text: az entracert cert convert --file my-app.pfx --password-env PFX_PASSWORD --to pem --out my-app.pem --out-no-password
+    text: az entracert cert convert --file my-app.pfx --password-env PFX_PASSWORD --to pem
+      --out my-app.pem --out-no-password
   - name: Extract the public DER certificate to upload to Entra ID.
-    text: az entracert cert convert --file my-app.pfx --password-env PFX_PASSWORD --to der --out my-app.cer
+    text: az entracert cert convert --file my-app.pfx --password-env PFX_PASSWORD --to der
+      --out my-app.cer
   - name: Join a PEM certificate and key into a password-protected PFX.
-    text: az entracert cert convert --file my-app.crt --key-file my-app.key --to pfx --out my-app.pfx --out-password-env PFX_PASSWORD
+    text: az entracert cert convert --file my-app.crt --key-file my-app.key --to pfx
+      --out my-app.pfx --out-password-env PFX_PASSWORD
 """
 
 helps["entracert profile"] = """
@@ -128,14 +138,20 @@ long-summary: |
     --cloud or --authority-host the active az cloud ('az cloud show') decides the authority and
     Graph endpoint. The password is read from --password-env or --password-file; with neither,
     you are asked on a terminal when the file needs one (and again whenever a new token needs
-    the certificate). The first profile becomes the default.
+    the certificate). --cloud with an --authority-host or --graph-endpoint of another cloud is
+    refused. The first profile becomes the default; later ones only with --default.
 examples:
   - name: Create the default profile for an application with a password-protected PFX.
-    text: az entracert profile create --name ci --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000001 --certificate ci.pfx --password-env CI_PFX_PASSWORD --default
+    text: az entracert profile create --name ci --tenant contoso.onmicrosoft.com
+      --client-id 00000000-0000-0000-0000-000000000001 --certificate ci.pfx
+      --password-env CI_PFX_PASSWORD --default
   - name: Create a profile for the local emulator, trusting its CA for this profile only.
-    text: az entracert profile create --name emu --tenant TENANT_ID --client-id APP_ID --certificate app.pem --authority-host https://127.0.0.1:8443 --ca-bundle .emulator/ca.pem
+    text: az entracert profile create --name emu --tenant TENANT_ID --client-id APP_ID
+      --certificate app.pem --authority-host https://127.0.0.1:8443 --ca-bundle .emulator/ca.pem
   - name: Create a US Government profile whose tokens are for Azure Resource Manager.
-    text: az entracert profile create --name gov --tenant TENANT_ID --client-id APP_ID --certificate gov.pfx --password-file ~/.secrets/gov-pw --cloud AzureUSGovernment --scope https://management.usgovcloudapi.net/.default
+    text: az entracert profile create --name gov --tenant TENANT_ID --client-id APP_ID
+      --certificate gov.pfx --password-file ~/.secrets/gov-pw --cloud AzureUSGovernment
+      --scope https://management.usgovcloudapi.net/.default
 """
 
 helps["entracert profile list"] = """
@@ -161,7 +177,8 @@ long-summary: Only the options given change. A new --certificate or password opt
     certificate again and records its new thumbprint; the other changes keep the recorded one.
 examples:
   - name: Switch a profile to a renewed certificate.
-    text: az entracert profile update --name ci --certificate ci-2027.pfx --password-env CI_PFX_PASSWORD
+    text: az entracert profile update --name ci --certificate ci-2027.pfx
+      --password-env CI_PFX_PASSWORD
   - name: Send the certificate chain and make the profile the default.
     text: az entracert profile update --name ci --send-chain true --default
 """
@@ -169,6 +186,9 @@ examples:
 helps["entracert profile delete"] = """
 type: command
 short-summary: Delete a profile (its cached tokens stay until 'token clear').
+long-summary: Asks for confirmation unless --yes is given (Ctrl-D cancels). Deleting the default
+    profile leaves no default, with a warning; choose the next one with 'az entracert profile
+    set-default'.
 examples:
   - name: Delete a profile without being asked to confirm.
     text: az entracert profile delete --name old --yes
@@ -215,15 +235,18 @@ type: command
 short-summary: Get an access token for a profile, from the cache when possible.
 long-summary: |
     Prints {accessToken, tokenType, expiresOn (local time), expires_on (epoch seconds), scopes,
-    profile, tenant, clientId, thumbprint, source ("cache" or "network")}. Each request to Entra
-    ID, and each failure, is recorded in the audit trail ('az entracert audit list').
+    profile, tenant, clientId, thumbprint, source ("cache" or "network")}. A cached token is used
+    only for the identity that obtained it (profile, tenant, client id, authority, CA bundle and
+    certificate); 'thumbprint' is the certificate that obtained it. Each request to Entra ID, and
+    each failure, is recorded in the audit trail ('az entracert audit list').
 examples:
   - name: Print only the token of the default profile, for a script.
     text: az entracert token get --query accessToken -o tsv
   - name: Get an Azure Resource Manager token for the profile 'ci'.
     text: az entracert token get --profile ci --resource https://management.azure.com
   - name: Ask Entra ID for a new token even when one is cached.
-    text: az entracert token get --profile ci --scope https://graph.microsoft.com/.default --force-refresh
+    text: az entracert token get --profile ci --scope https://graph.microsoft.com/.default
+      --force-refresh
 """
 
 helps["entracert token refresh"] = """
@@ -236,27 +259,45 @@ examples:
 
 helps["entracert token inspect"] = """
 type: command
-short-summary: Decode an access token (header, claims, times) and optionally verify its signature.
+short-summary: Decode an access token (header, claims, times) and optionally verify it.
 long-summary: |
     A token is a secret: given with --token it stays in your shell history, so prefer --file,
     --stdin (e.g. piped from 'token get') or --profile (the profile's own token, from the cache
-    when possible). Times are shown in local time and UTC. --verify fetches the issuer's signing
-    keys (JWKS): with --profile, from that profile's authority over its CA bundle; otherwise from
-    the default profile's authority when the token comes from it, else from the host in the
-    token's issuer (Entra ID's public one for v1 tokens) with the system's trust store. A bad
-    signature is shown as signature.valid false and the command exits with 1.
+    when possible). Times are shown in local time and UTC.
+    --verify adds 'verification': whether the token can be trusted (valid), why not (reasons),
+    who vouches for its keys (trustedBy, jwksUri), the signature, the issuer and audience
+    verdicts ({value, expected, valid}) and expired/notYetValid. The signing keys come only from
+    an authority you chose: --jwks-uri, --issuer (its OpenID configuration), --profile (its
+    authority over its CA bundle), or else Entra ID's own hosts (public and sovereign clouds).
+    A token naming any other issuer is not valid: whoever made it could serve its keys. The
+    token's iss must be the issuer the authority's discovery document names for its tenant
+    (for v1 tokens, that cloud's sts host), unless --issuer says otherwise. A token that is not
+    valid, including an expired one with a good signature, is printed and the command exits 1.
 examples:
-  - name: Inspect and verify the default profile's token.
+  - name: Inspect and verify a profile's token.
     text: az entracert token inspect --profile ci --verify
+  - name: Verify a token from elsewhere against the authority of the profile 'ci'.
+    text: az entracert token inspect --file token.txt --profile ci --verify
+  - name: Check that a token is for Microsoft Graph (exits 1 if not, or if it cannot be trusted).
+    text: az entracert token inspect --file token.txt --audience https://graph.microsoft.com
+  - name: Verify against the issuer you name (its keys come from its OpenID configuration).
+    text: az entracert token inspect --file token.txt --issuer https://login.microsoftonline.com/TENANT-ID/v2.0
+  - name: Verify the signature with the keys you name.
+    text: az entracert token inspect --file token.txt --jwks-uri https://login.microsoftonline.com/TENANT-ID/discovery/v2.0/keys
   - name: Inspect a token piped from another command.
     text: az entracert token get --profile ci | az entracert token inspect --stdin
-  - name: Inspect a token kept in a file.
-    text: az entracert token inspect --file token.txt --query claims
+  - name: Print only whether the token in t.txt can be trusted, and why not.
+    text: az entracert token inspect --file t.txt --verify --query "verification.[valid,reasons]"
 """
 
 helps["entracert token clear"] = """
 type: command
 short-summary: Remove cached access tokens.
+long-summary: |
+    With --profile, removes the tokens of every identity that profile has had (its current and
+    former certificates, authorities and CA bundles) and leaves other profiles' tokens alone.
+    Without it, removes everything cached: all tokens, the discovery cache, the old shared cache
+    of earlier versions and what interrupted writes left behind.
 examples:
   - name: Remove every cached token, printing how many there were.
     text: az entracert token clear --query removed
@@ -309,7 +350,8 @@ examples:
   - name: List the certificates of the profile 'ci' as the admin profile 'admin'.
     text: az entracert app cert list --profile ci --admin-profile admin -o table
   - name: List another application's certificates as the signed-in az account.
-    text: az entracert app cert list --profile ci --app-id 00000000-0000-0000-0000-000000000000 --use-az-login
+    text: az entracert app cert list --profile ci --app-id 00000000-0000-0000-0000-000000000000
+      --use-az-login
 """
 
 helps["entracert app cert add"] = """
@@ -320,7 +362,8 @@ long-summary: Uploads only the public certificate of a .cer, .pem or .pfx file, 
     rejects, and one that is already registered.
 examples:
   - name: Register a new certificate next to the current one.
-    text: az entracert app cert add --profile ci --file new-cert.cer --display-name "ci 2027" --admin-profile admin
+    text: az entracert app cert add --profile ci --file new-cert.cer --display-name "ci 2027"
+      --admin-profile admin
 """
 
 helps["entracert app cert remove"] = """
@@ -331,9 +374,11 @@ long-summary: Identify it by --thumbprint or --key-id. Refuses, without --force,
     --yes is given.
 examples:
   - name: Remove an old certificate by thumbprint, without a confirmation prompt.
-    text: az entracert app cert remove --profile ci --thumbprint 52ED9B5038A47B9E2E2190715CC238359D4F8F73 --admin-profile admin --yes
+    text: az entracert app cert remove --profile ci
+      --thumbprint 52ED9B5038A47B9E2E2190715CC238359D4F8F73 --admin-profile admin --yes
   - name: Remove a compromised certificate that the profile still uses.
-    text: az entracert app cert remove --profile ci --key-id 11111111-2222-3333-4444-555555555555 --force --use-az-login --yes
+    text: az entracert app cert remove --profile ci --key-id 11111111-2222-3333-4444-555555555555
+      --force --use-az-login --yes
 """
 
 helps["entracert app cert expiring"] = """
@@ -357,17 +402,31 @@ long-summary: |
     the current one (or to --out), registers it with Graph's addKey using a proof signed by the
     current certificate, proves a token can be obtained with it, switches the profile to it, and
     removes the old one with removeKey (unless --keep-old). Every step is audited. If a step
-    fails, the profile keeps a certificate that is registered and works, and the error lists what
-    was done and the command that finishes the job. The application's object id and the current
-    keyId are looked up once (with --admin-profile or --use-az-login when the application may not
-    read itself) and remembered.
+    fails, the profile keeps a certificate that is registered and works, and the error says where
+    things stand and lists every file written. A new key can take minutes to be accepted by every
+    Entra ID server: the token is tried again with growing pauses, for at most --verify-timeout
+    seconds, each wait shown on stderr. If Graph's answer to addKey is lost (timeout, unreadable
+    reply), a token signed by the new certificate tells whether it was registered. A rotation
+    that stopped (an error, a killed process) is recorded in known_keys.json, and the next
+    'cert rotate' of the profile finishes it, or deletes its unused files if its certificate was
+    never registered, before anything else. The application's object id and the current keyId
+    are looked up once (with --admin-profile or --use-az-login when the application may not read
+    itself) and remembered. A certificate issued by a CA is not replaced by a self-signed one:
+    use --csr, then --complete --cert with what the CA signed.
 examples:
   - name: Preview a rotation.
     text: az entracert cert rotate --profile ci --dry-run
+  - name: Rotate a CA-issued certificate, step 1 (new key and a request for your CA).
+    text: az entracert cert rotate --profile ci --csr
+  - name: Rotate a CA-issued certificate, step 2 (register what the CA signed).
+    text: az entracert cert rotate --profile ci --complete --cert ./ci-signed.crt
+  - name: Allow Entra ID up to ten minutes to accept the new key.
+    text: az entracert cert rotate --profile ci --verify-timeout 600
   - name: Rotate to a one-year certificate, keeping the PFX password source of the profile.
     text: az entracert cert rotate --profile ci --days 365
   - name: First rotation of a profile, looking the application up as an admin profile.
-    text: az entracert cert rotate --profile ci --admin-profile admin --out ./ci-2027.pfx --password-env CI_PFX_PASSWORD
+    text: az entracert cert rotate --profile ci --admin-profile admin --out ./ci-2027.pfx
+      --password-env CI_PFX_PASSWORD
 """
 
 helps["entracert cert check-revocation"] = """
@@ -383,5 +442,76 @@ examples:
   - name: Check a certificate whose PFX carries its chain.
     text: az entracert cert check-revocation --file app.pfx --password-env PFX_PASSWORD
   - name: Check a certificate against a given issuer, trusting a private CA for HTTPS.
-    text: az entracert cert check-revocation --file app.cer --issuer issuing-ca.pem --ca-bundle corp-roots.pem
+    text: az entracert cert check-revocation --file app.cer --issuer issuing-ca.pem
+      --ca-bundle corp-roots.pem
+"""
+
+helps["entracert emulator"] = """
+type: group
+short-summary: Run the local Entra ID + Microsoft Graph emulator in the background, for tests.
+long-summary: |
+    The emulator serves Entra ID's token, discovery and JWKS endpoints and the Microsoft Graph
+    application calls over TLS on 127.0.0.1, with its own CA. Its state dir (default
+    $AZURE_CONFIG_DIR/entracert/emulator, mode 0700) keeps the CA, the tenant and its
+    applications across restarts; one emulator at a time may use a state dir. Point any client
+    at it (MSAL, azure-identity, az, Node): 'az entracert emulator show' says how. For the
+    foreground, run 'python -m azext_entracert.emulator --state-dir DIR'.
+"""
+
+helps["entracert emulator start"] = """
+type: command
+short-summary: Start the emulator in the background and print its endpoints once it is ready.
+long-summary: |
+    Prints the ready document: authority_host, tenant_id, graph_endpoint,
+    resource_manager_endpoint, ca_bundle (the CA to trust), admin (client id and certificate of
+    an application allowed to manage applications) and pid. The emulator's output goes to
+    emulator.log in the state dir. Fails if an emulator already runs on the state dir.
+examples:
+  - name: Start the emulator on a free port, with the default state dir.
+    text: az entracert emulator start
+  - name: Start it on port 8443 with its own state dir, refusing new credentials for 30 s.
+    text: az entracert emulator start --state-dir ./.emulator --port 8443 --replication-delay 30
+  - name: Start it and keep its authority host for a test run.
+    text: export EMULATOR=$(az entracert emulator start --query authority_host -o tsv)
+"""
+
+helps["entracert emulator status"] = """
+type: command
+short-summary: Tell whether the emulator runs on a state dir (exit 0 either way).
+long-summary: |
+    "running" is true or false; when true, the ready document (endpoints, tenant, pid) follows.
+    A stopped emulator is not an error: test "running" (--query running -o tsv) in scripts.
+examples:
+  - name: Is the emulator of the default state dir running?
+    text: az entracert emulator status --query running -o tsv
+  - name: Status of the emulator of a given state dir, as a table.
+    text: az entracert emulator status --state-dir ./.emulator -o table
+"""
+
+helps["entracert emulator show"] = """
+type: command
+short-summary: Show the running emulator's endpoints, its admin identity and how to use it.
+long-summary: |
+    Besides the ready document, "clients" gives the environment variables
+    (REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, AZURE_AUTHORITY_HOST...) and the options MSAL
+    Python (instance_discovery=False), azure-identity (disable_instance_discovery), msal-node
+    (knownAuthorities), @azure/identity (disableInstanceDiscovery), az (cloud register, login)
+    and 'az entracert profile create' need. Fails if no emulator runs on the state dir.
+examples:
+  - name: Show how to point clients at the emulator.
+    text: az entracert emulator show
+  - name: The CA bundle to trust, for a script.
+    text: az entracert emulator show --state-dir ./.emulator --query ca_bundle -o tsv
+"""
+
+helps["entracert emulator stop"] = """
+type: command
+short-summary: Stop the emulator running on a state dir; its tenant and CA stay for next time.
+long-summary: Sends SIGTERM, waits until it has stopped (SIGKILL after 15 s) and removes its
+    emulator.json. Fails, saying so, if no emulator runs on the state dir.
+examples:
+  - name: Stop the emulator of the default state dir.
+    text: az entracert emulator stop
+  - name: Stop the emulator of a given state dir, ignoring one that is not running.
+    text: az entracert emulator stop --state-dir ./.emulator || true
 """

@@ -23,9 +23,16 @@ class EntraCertCommandsLoader(AzCommandsLoader):
         super().__init__(cli_ctx=cli_ctx, custom_command_type=custom)
 
     def load_command_table(self, args):
+        import functools
+
+        from ._errors import raise_az_error
         from .commands import load_command_table
 
         load_command_table(self, args)
+        # Each command's errors are mapped knowing the command, so that a hint names only
+        # options it has (see _errors.fit_hint).
+        for command in self.command_table.values():
+            command.exception_handler = functools.partial(raise_az_error, command=command)
         return self.command_table
 
     def load_arguments(self, command):

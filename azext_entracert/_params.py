@@ -18,6 +18,7 @@ def load_arguments(loader, _command):
     _profile_arguments(loader, get_enum_type)
     _token_arguments(loader)
     _lifecycle_arguments(loader)
+    _emulator_arguments(loader)
 
 
 def _certificate_arguments(loader, get_enum_type):
@@ -222,10 +223,23 @@ def _token_arguments(loader):
                    help="Read the token (or the JSON of 'token get') from standard input.")
         c.argument("profile", options_list=["--profile"],
                    help="Inspect this profile's token (from the cache when possible); with "
-                        "--verify and a token from elsewhere, use this profile's authority and "
-                        "CA bundle to fetch the signing keys.")
+                        "--verify, trust this profile's authority (over its CA bundle), also "
+                        "for a token given otherwise.")
         c.argument("verify", options_list=["--verify"], action="store_true",
-                   help="Check the signature against the issuer's published keys (JWKS).")
+                   help="Say whether the token can be trusted: signature (keys from --profile's "
+                        "authority, --issuer, --jwks-uri or Entra ID's own hosts, never a host "
+                        "only the token names), issuer, audience and lifetime. Exits 1 if not.")
+        c.argument("issuer", options_list=["--issuer"],
+                   help="The issuer the token must name, e.g. "
+                        "https://login.microsoftonline.com/TENANT-ID/v2.0; its keys come from "
+                        "its OpenID configuration (or --jwks-uri, or --profile's). Implies "
+                        "--verify.")
+        c.argument("jwks_uri", options_list=["--jwks-uri"],
+                   help="Verify the signature with the keys at this https address (a JWKS), "
+                        "whatever the token names. Implies --verify.")
+        c.argument("audience", options_list=["--audience"],
+                   help="The audience (aud) the token must be for, e.g. "
+                        "https://graph.microsoft.com or an API's client ID. Implies --verify.")
 
     with loader.argument_context("entracert token clear") as c:
         c.argument("profile", options_list=["--profile"],
@@ -314,6 +328,18 @@ def _lifecycle_arguments(loader):
         c.argument("use_az_login", options_list=["--use-az-login"], action="store_true",
                    help="Look up the application's object id and current keyId as the az "
                         "account (first rotation only).")
+        c.argument("csr", options_list=["--csr"], action="store_true",
+                   help="CA-issued certificate: write a new key (.key, 0600) and a certificate "
+                        "signing request (.csr) for your CA instead of a self-signed certificate.")
+        c.argument("complete", options_list=["--complete"], action="store_true",
+                   help="Finish a --csr rotation with the certificate your CA signed (--cert): "
+                        "register it, prove it signs in, switch the profile, remove the old one.")
+        c.argument("cert_path", options_list=["--cert"],
+                   help="With --complete: the certificate the CA issued for the request "
+                        "(PEM or DER, chain allowed).")
+        c.argument("verify_timeout", options_list=["--verify-timeout"], type=float,
+                   help="Seconds to wait for Entra ID to accept the new key (replication), "
+                        "trying again with growing pauses. Default: 300.")
 
     with loader.argument_context("entracert cert check-revocation") as c:
         c.argument("issuer", options_list=["--issuer"],
@@ -321,3 +347,17 @@ def _lifecycle_arguments(loader):
                         "else the certificate's CA Issuers URL.")
         c.argument("ca_bundle", options_list=["--ca-bundle"],
                    help="PEM bundle of CAs to trust for HTTPS OCSP/CRL URLs.")
+
+
+def _emulator_arguments(loader):
+    with loader.argument_context("entracert emulator") as c:
+        c.argument("state_dir", options_list=["--state-dir"],
+                   help="Folder of the emulator's CA, keys, tenant, log and lock (made 0700). "
+                        "Default: $AZURE_CONFIG_DIR/entracert/emulator (~/.azure/...).")
+    with loader.argument_context("entracert emulator start") as c:
+        c.argument("port", options_list=["--port"], type=int,
+                   help="TCP port on 127.0.0.1. Default: 0, a free port (see authority_host).")
+        c.argument("replication_delay", options_list=["--replication-delay"], type=float,
+                   help="Seconds for which new applications, service principals and "
+                        "certificates are refused at the token endpoint, as Entra's replication "
+                        "lag does (default 0).")

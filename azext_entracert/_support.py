@@ -12,10 +12,12 @@ logger = get_logger(__name__)
 
 # --- Reading certificates and passwords --------------------------------------------------------
 
-def load_certificate(file_path, pfx_base64_env, password_env, password_file, key_file, key_password_env,
-          key_password_file, *, require_key=False):
-    from azure.cli.core.azclierror import (MutuallyExclusiveArgumentError,
-                                           RequiredArgumentMissingError)
+def load_certificate(file_path, pfx_base64_env, password_env, password_file, key_file,
+                     key_password_env, key_password_file, *, require_key=False):
+    from azure.cli.core.azclierror import (
+        MutuallyExclusiveArgumentError,
+        RequiredArgumentMissingError,
+    )
 
     from .core import certs
 
@@ -77,14 +79,15 @@ def new_file_password(env, file, no_password, *, purpose,
 
     from .core import secrets
 
-    exclusive(*zip(flags, (env, file, no_password)))
+    exclusive(*zip(flags, (env, file, no_password), strict=True))
     prompt = terminal_prompt(confirm=True)
     if not (env or file or no_password or prompt):
         raise RequiredArgumentMissingError(
             "No password source for the new private key, and no terminal to ask for one.",
             recommendation=f"Add {flags[0]} VAR, {flags[1]} PATH or {flags[2]}.")
     source = secrets.password_source(env=env, file=file, no_password=no_password, prompt=prompt)
-    return non_empty_password(source, purpose, instead=f"pass {flags[2]} to write the key without one")
+    return non_empty_password(source, purpose,
+                              instead=f"pass {flags[2]} to write the key without one")
 
 
 def non_empty_password(source, purpose, *, instead):
@@ -104,7 +107,35 @@ def terminal_prompt(*, confirm=False):
         return None
     from knack.prompting import prompt_pass
 
-    return lambda text: prompt_pass(msg=text, confirm=confirm)
+    return lambda text: _answer(prompt_pass, msg=text, confirm=confirm, hidden=True)
+
+
+def confirm_on_terminal(_command_args):
+    """``confirmation=`` of the commands that delete: az's own y/n question (skipped by --yes),
+    where Ctrl-D cancels like every other prompt of ours."""
+    from knack.prompting import NoTTYException, prompt_y_n
+
+    try:
+        return _answer(prompt_y_n, "Are you sure you want to perform this operation?")
+    except NoTTYException:
+        from azure.cli.core.azclierror import RequiredArgumentMissingError
+
+        raise RequiredArgumentMissingError(
+            "This command asks for confirmation, and there is no terminal to ask on.",
+            recommendation="Add --yes to confirm without a prompt.") from None
+
+
+def _answer(ask, *args, hidden=False, **kwargs):
+    """Every question we ask on the terminal: Ctrl-D (end of input) means the user gave up, so
+    the command ends with "Cancelled." and a non-zero exit, not a traceback."""
+    try:
+        return ask(*args, **kwargs)
+    except EOFError:
+        from azure.cli.core.azclierror import ManualInterrupt
+
+        if hidden:  # hidden input echoed no newline: end the prompt's line
+            print(file=sys.stderr)
+        raise ManualInterrupt("Cancelled.") from None
 
 
 def exclusive(*named):

@@ -1,7 +1,8 @@
 """The ``az entracert`` command table: names mapped to the functions in ``custom`` (certificates),
-``custom_tokens`` (profiles, tokens, audit) and ``custom_lifecycle`` (app certificates, rotation,
-revocation)."""
+``custom_tokens`` (profiles, tokens, audit), ``custom_lifecycle`` (app certificates, rotation,
+revocation) and ``custom_emulator`` (the emulator as a background service)."""
 from ._errors import raise_az_error
+from ._support import confirm_on_terminal
 
 
 def load_command_table(loader, _args):
@@ -24,7 +25,7 @@ def load_command_table(loader, _args):
         group.custom_command("list", "profile_list", table_transformer=_profiles_table)
         group.custom_show_command("show", "profile_show", table_transformer=_profile_row)
         group.custom_command("update", "profile_update", table_transformer=_profile_row)
-        group.custom_command("delete", "profile_delete", confirmation=True)
+        group.custom_command("delete", "profile_delete", confirmation=confirm_on_terminal)
         group.custom_command("set-default", "profile_set_default",
                              table_transformer=_profile_row)
         group.custom_command("export", "profile_export")
@@ -52,12 +53,27 @@ def load_command_table(loader, _args):
                               exception_handler=raise_az_error) as group:
         group.custom_command("list", "app_cert_list", table_transformer=_app_certs_table)
         group.custom_command("add", "app_cert_add", table_transformer=_app_cert_row)
-        group.custom_command("remove", "app_cert_remove", confirmation=True,
+        group.custom_command("remove", "app_cert_remove", confirmation=confirm_on_terminal,
                              table_transformer=lambda result: _app_cert_row(result["removed"]))
         group.custom_command("expiring", "app_cert_expiring", table_transformer=_expiring_table)
 
+    service = CliCommandType(operations_tmpl="azext_entracert.custom_emulator#{}")
+    with loader.command_group("entracert emulator", custom_command_type=service,
+                              exception_handler=raise_az_error) as group:
+        group.custom_command("start", "emulator_start", table_transformer=_emulator_row)
+        group.custom_command("status", "emulator_status", table_transformer=_emulator_row)
+        group.custom_show_command("show", "emulator_show", table_transformer=_emulator_row)
+        group.custom_command("stop", "emulator_stop")
+
 
 # --- -o table: the columns a person scans; -o json/tsv and --query still see every field. ------
+
+def _emulator_row(result):
+    """``-o table`` for emulator start/status/show: is it running, where, for which tenant."""
+    return {"Running": result["running"], "Pid": result.get("pid"),
+            "AuthorityHost": result.get("authority_host"), "TenantId": result.get("tenant_id"),
+            "StateDir": result["state_dir"]}
+
 
 def _certificate_row(result):
     """``-o table`` for cert show/create/assemble: which certificate, until when, which key."""

@@ -8,8 +8,16 @@ importing this module stays cheap too.
 """
 from knack.log import get_logger
 
-from ._support import (exclusive, exit_after_output, key_password_hint, load_certificate,
-                       new_file_password, non_empty_password, password_from, terminal_prompt)
+from ._support import (
+    exclusive,
+    exit_after_output,
+    key_password_hint,
+    load_certificate,
+    new_file_password,
+    non_empty_password,
+    password_from,
+    terminal_prompt,
+)
 
 logger = get_logger(__name__)
 
@@ -113,7 +121,7 @@ def cert_convert(to, out, file_path=None, pfx_base64_env=None, password_env=None
 
     fileio.check_writable(out, overwrite=force)
     out_flags = ("--out-password-env", "--out-password-file", "--out-no-password")
-    exclusive(*zip(out_flags, (out_password_env, out_password_file, out_no_password)))
+    exclusive(*zip(out_flags, (out_password_env, out_password_file, out_no_password), strict=True))
     loaded = load_certificate(file_path, pfx_base64_env, password_env, password_file,
                    key_file, key_password_env, key_password_file, require_key=to == "pfx")
     password = None

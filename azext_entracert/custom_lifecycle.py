@@ -32,7 +32,8 @@ def app_cert_add(cmd, file_path, profile=None, display_name=None, app_id=None,
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     chosen = _profile(profile)
     graph = _graph(cmd, admin_profile, use_az_login)
-    password = secrets.password_source(env=password_env, file=password_file, prompt=terminal_prompt())
+    password = secrets.password_source(env=password_env, file=password_file,
+                                       prompt=terminal_prompt())
     return lifecycle.add_certificate(graph, chosen, file_path, password=password,
                                      display_name=display_name, app_id=app_id)
 
@@ -69,20 +70,34 @@ def app_cert_expiring(cmd, days=30, profile_names=None, admin_profile=None, use_
 
 def cert_rotate(cmd, profile=None, days=None, key_size=None, subject=None, san=None, out=None,
                 keep_old=False, dry_run=False, password_env=None, password_file=None,
-                no_password=False, admin_profile=None, use_az_login=False):
-    """Rotate a profile's certificate with the application's own key (addKey/removeKey)."""
-    from .core import profiles, rotation
+                no_password=False, admin_profile=None, use_az_login=False, csr=False,
+                complete=False, cert_path=None, verify_timeout=None):
+    """Rotate a profile's certificate with the application's own key (addKey/removeKey); an
+    unfinished rotation is finished first. ``--csr``/``--complete --cert``: the CA path."""
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
 
+    from .core import profiles, rotation
+    from .custom_tokens import _az_logging
+
+    _az_logging()  # the progress of the wait for Entra ID goes to stderr
     exclusive(("--password-env", password_env), ("--password-file", password_file),
                ("--no-password", no_password))
+    exclusive(("--csr", csr), ("--complete", complete))
+    if bool(complete) != bool(cert_path):
+        raise RequiredArgumentMissingError(
+            "--complete and --cert go together.",
+            recommendation="Finish a --csr rotation with --complete --cert SIGNED.crt (the "
+                           "certificate your CA issued for the request).")
     store = profiles.ProfileStore()
     name = _profile(profile, store=store).name
     graph = _graph(cmd, admin_profile, use_az_login, required=False)
+    waits = {"verify_timeout": float(verify_timeout)} if verify_timeout else {}
     return rotation.rotate(store, name, days=int(days) if days else None,
                            key_size=int(key_size) if key_size else None, subject=subject,
                            sans=tuple(san) if san else None, out=out, password_env=password_env,
                            password_file=password_file, no_password=no_password,
-                           keep_old=keep_old, dry_run=dry_run, graph=graph, prompt=terminal_prompt())
+                           keep_old=keep_old, dry_run=dry_run, csr=csr, complete=cert_path,
+                           graph=graph, prompt=terminal_prompt(), **waits)
 
 
 def cert_check_revocation(cmd, file_path=None, pfx_base64_env=None, password_env=None,
@@ -90,7 +105,8 @@ def cert_check_revocation(cmd, file_path=None, pfx_base64_env=None, password_env
     """The CA's verdict on a certificate (OCSP, then CRL); exit 1 when it is revoked."""
     from .core import certs, revocation
 
-    loaded = load_certificate(file_path, pfx_base64_env, password_env, password_file, None, None, None)
+    loaded = load_certificate(file_path, pfx_base64_env, password_env, password_file,
+                              None, None, None)
     issuer_certificate = certs.load(issuer).certificate if issuer else None
     result = revocation.check(loaded, issuer=issuer_certificate, ca_bundle=ca_bundle)
     if result["status"] == "unknown":
@@ -116,7 +132,8 @@ def _graph(cmd, admin_profile, use_az_login, *, required=True):
 
     exclusive(("--admin-profile", admin_profile), ("--use-az-login", use_az_login))
     if admin_profile:
-        return lifecycle.admin_graph(profiles.ProfileStore().get(admin_profile), prompt=terminal_prompt())
+        return lifecycle.admin_graph(profiles.ProfileStore().get(admin_profile),
+                                     prompt=terminal_prompt())
     if use_az_login:
         from azure.cli.core._profile import Profile
 

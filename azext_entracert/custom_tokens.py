@@ -2,7 +2,8 @@
 
 Like ``custom`` (the certificate commands), each function checks only what the command line knows
 (which options were combined, the active az cloud, whether a terminal can be prompted), calls the
-core (``profiles``, ``tokens``, ``inspect``, ``audit``) and returns plain data for ``-o``/``--query``.
+core (``profiles``, ``tokens``, ``inspect``, ``audit``) and returns plain data for ``-o`` and
+``--query``.
 No secret is ever returned or logged, except the access token ``token get`` exists to print.
 
 The core logs its warnings (a certificate about to expire, a damaged cache set aside) through the
@@ -24,11 +25,12 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
                    authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
                    legacy_sha1=False, make_default=False):
     """Validate, load the certificate once (recording its thumbprints and expiry), store."""
-    from .core import profiles, tokens
+    from .core import clouds, profiles, tokens
 
     _az_logging()
     _certificate_source(certificate, pfx_base64_env)
     exclusive(("--password-env", password_env), ("--password-file", password_file))
+    clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
     store = profiles.ProfileStore()
     store.check_free(profiles.check_name(name))  # before any password prompt
     if not (cloud or authority_host):
@@ -36,9 +38,9 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
     profile = profiles.new_profile(
         name, tenant=tenant, client_id=client_id, certificate=certificate,
         pfx_base64_env=pfx_base64_env, password_env=password_env, password_file=password_file,
-        prompt=terminal_prompt(), scopes=tuple(scopes or ()), cloud=cloud, authority_host=authority_host,
-        graph_endpoint=graph_endpoint, ca_bundle=ca_bundle, send_chain=send_chain,
-        legacy_sha1=legacy_sha1)
+        prompt=terminal_prompt(), scopes=tuple(scopes or ()), cloud=cloud,
+        authority_host=authority_host, graph_endpoint=graph_endpoint, ca_bundle=ca_bundle,
+        send_chain=send_chain, legacy_sha1=legacy_sha1)
     store.add(profile, make_default=make_default)
     tokens.warn_about_expiry(profile)
     return _shown(profile, store.default_name())
@@ -64,11 +66,12 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
                    authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=None,
                    legacy_sha1=None, make_default=False):
     """Change what is given; the certificate is loaded again only when its options change."""
-    from .core import profiles, tokens
+    from .core import clouds, profiles, tokens
 
     _az_logging()
     exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
     exclusive(("--password-env", password_env), ("--password-file", password_file))
+    clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
     store = profiles.ProfileStore()
     profile = store.replace(profiles.updated_profile(
         store.get(name), prompt=terminal_prompt(), tenant=tenant, client_id=client_id,
@@ -83,10 +86,17 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
 
 
 def profile_delete(name):
-    """Delete a profile (az asks for confirmation unless --yes); cached tokens stay."""
+    """Delete a profile (az asks for confirmation unless --yes); cached tokens stay. Deleting
+    the default leaves none, and says so: no other profile is promoted behind the user's back."""
     from .core import profiles
 
-    return {"deleted": name, "default": profiles.ProfileStore().delete(name)}
+    store = profiles.ProfileStore()
+    was_default = store.default_name() == name
+    default = store.delete(name)
+    if was_default:
+        logger.warning("'%s' was the default profile; now there is no default. Choose one with "
+                       "'az entracert profile set-default --name NAME', or pass --profile.", name)
+    return {"deleted": name, "default": default}
 
 
 def profile_set_default(name):
@@ -141,8 +151,10 @@ def token_refresh(profile=None, scopes=None, resource=None):
     return token_get(profile=profile, scopes=scopes, resource=resource, force_refresh=True)
 
 
-def token_inspect(cmd, token=None, file_path=None, stdin=False, profile=None, verify=False):
-    """Decode a token (header, claims, times); with ``verify``, check its signature too."""
+def token_inspect(cmd, token=None, file_path=None, stdin=False, profile=None, verify=False,
+                  issuer=None, jwks_uri=None, audience=None):
+    """Decode a token (header, claims, times); with ``verify`` (implied by ``issuer``,
+    ``jwks_uri`` and ``audience``), say whether it can be trusted too."""
     import sys
 
     from .core import inspect, profiles, tokens
@@ -168,18 +180,18 @@ def token_inspect(cmd, token=None, file_path=None, stdin=False, profile=None, ve
             recommendation="Use --file PATH, --stdin or --profile NAME (a --token value stays in "
                            "your shell history).")
     result = inspect.decode(text)
-    if verify:
-        result["signature"] = _verify(cmd, inspect, text, result["claims"], chosen)
+    if verify or issuer or jwks_uri or audience:
+        result["verification"] = _verify(cmd, inspect, text, chosen, issuer=issuer,
+                                         jwks_uri=jwks_uri, audience=audience)
     return result
 
 
 def token_clear(profile=None):
-    """Remove cached access tokens: one profile's client, or all of them."""
-    from .core import profiles, tokens
+    """Remove cached access tokens: every identity one profile has had, or everything cached."""
+    from .core import cache, profiles
 
-    store = profiles.ProfileStore()
-    client_id = store.resolve(profile).client_id if profile else None
-    return {"removed": tokens.TokenCache(profiles.config_dir()).clear(client_id)}
+    name = profiles.ProfileStore().resolve(profile).name if profile else None
+    return {"removed": cache.clear(profiles.config_dir(), profile=name)}
 
 
 def audit_list(profile=None, since=None, limit=None):
@@ -214,7 +226,8 @@ def _certificate_source(certificate, pfx_base64_env):
     if not (certificate or pfx_base64_env):
         raise RequiredArgumentMissingError(
             "No certificate given.",
-            recommendation="Use --certificate PATH (PFX or PEM with its key) or --pfx-base64-env VAR.")
+            recommendation="Use --certificate PATH (PFX or PEM with its key) or "
+                           "--pfx-base64-env VAR.")
 
 
 def _active_az_cloud(cmd, graph_endpoint):
@@ -230,34 +243,19 @@ def _active_az_cloud(cmd, graph_endpoint):
             graph_endpoint or (graph.rstrip("/") if graph else None))
 
 
-def _verify(cmd, inspect, text, claims, profile):
-    """Check the signature against the issuer's keys (fetched over the chosen trust settings).
+def _verify(cmd, inspect, text, profile, **explicit):
+    """Every verdict on the token, against the authority the user chose (``inspect.check``).
 
-    A signature that does not verify is reported in the output (``valid: false`` and why) and
+    A token that must not be trusted (untrusted issuer, bad signature, wrong issuer or audience,
+    expired or not yet valid) is reported in the output (``valid: false`` and the reasons) and
     makes az exit with 1 after printing it, like ``cert validate``.
     """
-    from .core import profiles
-    from .core.errors import EntraCertError, TokenFormatError
     from ._support import exit_after_output
 
-    default = None
-    if profile is None:
-        try:
-            default = profiles.ProfileStore().resolve()
-        except EntraCertError:
-            pass
-    authority_host, ca_bundle = inspect.trust_for(claims, profile=profile, default=default)
-    url, jwks = inspect.signing_keys(claims, authority_host=authority_host, ca_bundle=ca_bundle)
-    signature = {"valid": True, "kid": None, "algorithm": None, "jwksUri": url}
-    try:
-        checked = inspect.verify(text, jwks=jwks)
-        signature.update(kid=checked["kid"], algorithm=checked["algorithm"])
-    except TokenFormatError as exc:
-        header = inspect.decode(text)["header"]
-        signature.update(valid=False, kid=header.get("kid"), algorithm=header.get("alg"),
-                         error=exc.message)
-        exit_after_output(cmd.cli_ctx, exc.message)
-    return signature
+    verdict = inspect.check(text, profile=profile, **explicit)
+    if not verdict["valid"]:
+        exit_after_output(cmd.cli_ctx, " ".join(verdict["reasons"]))
+    return verdict
 
 
 class _ToAzLog(logging.Handler):

@@ -120,7 +120,8 @@ class EntraTokenFactory:
         token = EntraToken(tokens.acquire(identity, scopes, directory=self.config.cache_dir,
                                           force=force, now=now, claims=claims))
         stale = expiring is not None and token.value == expiring.value
-        if not (force or claims) and (stale or token.expires_within(self.config.refresh_skew, now=now)):
+        spent = stale or token.expires_within(self.config.refresh_skew, now=now)
+        if not (force or claims) and spent:
             # The shared cache still trusts a token we consider spent (its clock or skew differs
             # from ours): ask the authority for a new one.
             token = EntraToken(tokens.acquire(identity, scopes, directory=self.config.cache_dir,
@@ -171,6 +172,7 @@ class EntraCredential:
 
     def _token(self, scopes, *, claims, tenant_id):
         from azure.core.exceptions import ClientAuthenticationError
+
         from azext_entracert.core.errors import EntraCertError
 
         if not scopes:

@@ -68,9 +68,9 @@ def main(runs=30):
         if case != "nothing configured":
             add_default_profile(Path(env["AZURE_CONFIG_DIR"]))
         without, with_plugin, spread = measure(folder, env, runs)
-        print(f"{case}: CPU time without the plugin {without:.1f} ms, with it {with_plugin:.1f} ms: "
-              f"cost {with_plugin - without:.1f} ms (median of {runs}; run-to-run "
-              f"interquartile spread {spread:.1f} ms)")
+        print(f"{case}: CPU time without the plugin {without:.1f} ms, "
+              f"with it {with_plugin:.1f} ms: cost {with_plugin - without:.1f} ms "
+              f"(median of {runs}; run-to-run interquartile spread {spread:.1f} ms)")
 
 
 if __name__ == "__main__":

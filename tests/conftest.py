@@ -63,9 +63,9 @@ def make_certificate(key, common_name="entracert-test", *, days=30, not_before=N
     """A client certificate for ``key`` (self-signed unless ``issuer``/``issuer_key`` given)."""
     from azext_entracert.core.certgen import build_certificate, parse_subject
 
-    return build_certificate(subject=parse_subject(f"CN={common_name}"), public_key=key.public_key(),
-                             signing_key=issuer_key or key, issuer=issuer, days=days,
-                             not_before=not_before, hash_name=hash_name)
+    return build_certificate(subject=parse_subject(f"CN={common_name}"),
+                             public_key=key.public_key(), signing_key=issuer_key or key,
+                             issuer=issuer, days=days, not_before=not_before, hash_name=hash_name)
 
 
 def pem_of(key, certificate):
@@ -87,6 +87,37 @@ def emulator(tmp_path_factory):
 
     with Emulator(tmp_path_factory.mktemp("emulator-state")) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def attacker(tmp_path_factory):
+    """A second emulator, with its own CA, tenant and signing key: anyone who runs a JWKS
+    endpoint and mints tokens naming it (``mint_token(attacker, ...)``)."""
+    from azext_entracert.emulator import Emulator
+
+    with Emulator(tmp_path_factory.mktemp("attacker-state")) as emu:
+        yield emu
+
+
+def mint_token(emulator, *, version=2, **claims):
+    """An access token signed with ``emulator``'s own signing key (the key its JWKS publishes),
+    shaped like the ones it issues (ENTRA-FACTS 3.3); ``claims`` override or, as None, drop."""
+    import time
+    import uuid
+
+    import jwt
+
+    now, tid = int(time.time()), emulator.tenant_id
+    values = {"aud": "https://graph.microsoft.com" if version == 1 else str(uuid.uuid4()),
+              "iss": f"https://sts.windows.net/{tid}/" if version == 1
+              else f"{emulator.authority_host}/{tid}/v2.0",
+              "iat": now, "nbf": now, "exp": now + 3600, "tid": tid, "idtyp": "app",
+              "oid": str(uuid.uuid4()), "ver": "1.0" if version == 1 else "2.0",
+              "roles": ["Application.ReadWrite.All"]}
+    values.update(claims)
+    return jwt.encode({k: v for k, v in values.items() if v is not None},
+                      emulator.pki.signing_key, algorithm="RS256",
+                      headers={"typ": "JWT", "kid": emulator.pki.kid})
 
 
 @pytest.fixture(scope="session")
@@ -135,15 +166,20 @@ def az_environment(emulator, config_dir, *, base=None):
     return env
 
 
-def sign_in_az(run, emulator, *, client_id=None, certificate=None, tenant=None, cloud="Emu"):
+def sign_in_az(run, emulator, *, client_id=None, certificate=None, tenant=None, cloud="Emu",
+               subscriptions=False):
     """Make the emulator az's active cloud and log in as a service principal, the way ENTRA-FACTS
-    0.8 found the real az 2.91 works (default: the emulator's admin). ``run(*args)`` runs az."""
+    0.8 found the real az 2.91 works (default: the emulator's admin). ``run(*args)`` runs az.
+
+    The cloud names the emulator's own Resource Manager. With ``subscriptions`` the login is a
+    plain one that lists them there (the emulator needs one); else it skips that discovery."""
     origin = emulator.authority_host
     run("cloud", "register", "-n", cloud, "--endpoint-active-directory", origin,
         "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-        "--endpoint-resource-manager", origin + "/",
+        "--endpoint-resource-manager", emulator.resource_manager_endpoint + "/",
         "--endpoint-microsoft-graph-resource-id", origin + "/", "--skip-endpoint-discovery")
     run("cloud", "set", "-n", cloud)
-    run("login", "--service-principal", "-u", client_id or emulator.admin["client_id"],
-        "--certificate", certificate or emulator.admin["certificate"],
-        "--tenant", tenant or emulator.tenant_id, "--skip-subscription-discovery")
+    return run("login", "--service-principal", "-u", client_id or emulator.admin["client_id"],
+               "--certificate", certificate or emulator.admin["certificate"],
+               "--tenant", tenant or emulator.tenant_id,
+               *(() if subscriptions else ("--skip-subscription-discovery",)))

@@ -17,14 +17,16 @@ PACKAGE = REPO / "azext_entracert"
 HOSTS = ("knack", "azure.cli", "pytest", "_pytest")
 ADAPTERS = ("azext_entracert._loader", "azext_entracert.commands", "azext_entracert._params",
             "azext_entracert._help", "azext_entracert.custom", "azext_entracert.custom_tokens",
-            "azext_entracert.custom_lifecycle", "azext_entracert._support", "azext_entracert._errors",
-            "pytest_entracert")
+            "azext_entracert.custom_lifecycle", "azext_entracert.custom_emulator",
+            "azext_entracert._support",
+            "azext_entracert._errors", "pytest_entracert")
 HEAVY = ("msal", "cryptography", "requests", "jwt")
 
 
 def modules_of(subpackage):
     return sorted(f"azext_entracert.{subpackage}.{path.stem}"
-                  for path in (PACKAGE / subpackage).glob("*.py") if path.stem not in ("__init__", "__main__"))
+                  for path in (PACKAGE / subpackage).glob("*.py")
+                  if path.stem not in ("__init__", "__main__"))
 
 
 def imported_after(code):

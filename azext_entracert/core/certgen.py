@@ -11,7 +11,6 @@ from pathlib import Path
 from .errors import CertificateError, ConfigurationError
 from .fileio import PRIVATE, PUBLIC, atomic_write, atomic_write_all, check_writable
 
-HASHES = ("sha256", "sha384", "sha512")
 KEY_SIZES = (2048, 3072, 4096)
 # Entra ID accepts a certificate credential from its notBefore; a small backdate keeps a freshly
 # made certificate usable on a machine whose clock runs a little behind the verifier's.
@@ -114,7 +113,8 @@ def build_certificate(*, subject, public_key, signing_key, issuer=None, days=365
     builder = builder.add_extension(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key), critical=False)
     is_ca = purpose == "ca"
-    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None),
+                                    critical=True)
     builder = builder.add_extension(
         x509.KeyUsage(
             digital_signature=not is_ca, content_commitment=False,
@@ -122,7 +122,8 @@ def build_certificate(*, subject, public_key, signing_key, issuer=None, days=365
             key_cert_sign=is_ca, crl_sign=is_ca, encipher_only=False, decipher_only=False),
         critical=True)
     if not is_ca:
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if purpose == "server" else ExtendedKeyUsageOID.CLIENT_AUTH
+        usage = (ExtendedKeyUsageOID.SERVER_AUTH if purpose == "server"
+                 else ExtendedKeyUsageOID.CLIENT_AUTH)
         builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     names = [parse_san(san) if isinstance(san, str) else san for san in sans]
     if names:

@@ -9,8 +9,7 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from .errors import (CertificateError, CertificateFormatError, ConfigurationError,
-                     PasswordError)
+from .errors import CertificateError, CertificateFormatError, ConfigurationError, PasswordError
 from .fileio import read_input
 from .times import iso_z, utc_now
 
@@ -137,7 +136,8 @@ def load(path=None, *, password=None, key_path=None, key_password=None, pfx_base
         raise CertificateError(
             f"'{source}' holds the certificate {loaded.thumbprint} but no private key.",
             path=source, thumbprint=loaded.thumbprint,
-            hint="Give the PFX or a PEM that includes the key, or add --key-file KEY.pem.")
+            hint="Give the PFX or a PEM that includes the key. A separate key file goes with "
+                 "--key-file KEY.pem.")
     return loaded
 
 
@@ -199,8 +199,8 @@ def _load_pem(data, source, password):
         what = "only a private key" if _has_key(data) else "no certificate"
         raise CertificateFormatError(
             f"The PEM file '{source}' holds {what}.", path=source,
-            hint="Give the certificate file (-----BEGIN CERTIFICATE-----), with its key inside or "
-                 "via --key-file.")
+            hint="Give the certificate file (-----BEGIN CERTIFICATE-----). Where the key is "
+                 "needed too, it can be inside that file or given with --key-file.")
     key = _parse_key(data, source, password) if _has_key(data) else None
     leaf = certificates[0]
     if key is not None:
@@ -239,7 +239,8 @@ def _parse_key(data, source, password):
                 path=source, hint="Check the password of the key.") from exc
     except ValueError as exc:
         raise CertificateFormatError(
-            f"The private key in '{source}' cannot be read: it is corrupt or of an unsupported type.",
+            f"The private key in '{source}' cannot be read: it is corrupt or of an unsupported "
+            "type.",
             path=source, hint="Export the key again as PEM (PKCS#8 or PKCS#1 RSA).") from exc
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm for exotic keys
         raise CertificateFormatError(
@@ -268,8 +269,9 @@ def key_description(certificate):
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     key = certificate.public_key()
-    kinds = ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"), (dsa.DSAPublicKey, "DSA"),
-             (ed25519.Ed25519PublicKey, "Ed25519"), (ed448.Ed448PublicKey, "Ed448"))
+    kinds = ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"),
+             (dsa.DSAPublicKey, "DSA"), (ed25519.Ed25519PublicKey, "Ed25519"),
+             (ed448.Ed448PublicKey, "Ed448"))
     kind = next((name for cls, name in kinds if isinstance(key, cls)), type(key).__name__)
     size = getattr(key, "key_size", None)
     if size is None and kind == "EC":

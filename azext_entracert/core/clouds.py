@@ -48,6 +48,22 @@ def normalize_origin(url, *, what="--authority-host"):
     return f"https://{parts.netloc.lower()}"
 
 
+def check_agreement(cloud, *, authority_host=None, graph_endpoint=None):
+    """Refuse ``--cloud`` given with an ``--authority-host`` or ``--graph-endpoint`` of another
+    cloud: silently preferring either would send the certificate's assertion somewhere the user
+    did not mean."""
+    if cloud not in CLOUDS:
+        return
+    known = CLOUDS[cloud]
+    for flag, given, own in (("--authority-host", authority_host, known.authority_host),
+                             ("--graph-endpoint", graph_endpoint, known.graph_endpoint)):
+        if given and normalize_origin(given, what=flag) != own:
+            raise ConfigurationError(
+                f"--cloud {cloud} and {flag} {given} contradict each other: {cloud} uses {own}.",
+                hint=f"Give --cloud alone for {cloud}, or leave --cloud out and give {flag} "
+                     "(with --authority-host for a private authority such as the emulator).")
+
+
 def resolve(*, cloud=None, authority_host=None, graph_endpoint=None):
     """The (authority_host, graph_endpoint) origins for a cloud name or explicit hosts."""
     if cloud is not None and cloud not in CLOUDS:
@@ -66,7 +82,3 @@ def resolve(*, cloud=None, authority_host=None, graph_endpoint=None):
     else:
         graph = base.graph_endpoint
     return host, graph
-
-
-def is_microsoft_host(authority_host):
-    return (urlsplit(authority_host).hostname or "").lower() in MICROSOFT_HOSTS

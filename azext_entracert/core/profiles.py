@@ -20,11 +20,13 @@ from .fileio import locked_json_update
 from .times import iso_z, parse_iso
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-DOMAIN = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
+DOMAIN = re.compile(
+    r"^(?=.{4,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ENVIRONMENT_PROFILE = "environment"
 EXPORT_MARKER = "entracert-profile/1"
-_RECREATE = "Create the profile again with 'az entracert profile create' (or import a fresh export)."
+_RECREATE = ("Create the profile again with 'az entracert profile create' "
+             "(or import a fresh export).")
 
 
 def config_dir():
@@ -93,7 +95,8 @@ def check_tenant(tenant):
     if tenant.lower() in ("common", "organizations", "consumers"):
         raise ConfigurationError(
             f"The tenant '{tenant}' is a multi-tenant alias; a service principal signs in to one "
-            "tenant.", hint="Give the directory (tenant) ID GUID or its domain, e.g. contoso.onmicrosoft.com.")
+            "tenant.",
+            hint="Give the directory (tenant) ID GUID or its domain, e.g. contoso.onmicrosoft.com.")
     if not (GUID.match(tenant) or DOMAIN.match(tenant)):
         raise ConfigurationError(
             f"The tenant '{tenant}' is neither a GUID nor a domain name.",
@@ -114,10 +117,12 @@ def check_name(name):
     if not NAME.match(name or ""):
         raise ConfigurationError(
             f"The profile name '{name}' is not allowed.",
-            hint="Use letters, digits, '.', '_' and '-' (up to 64), starting with a letter or digit.")
+            hint="Use letters, digits, '.', '_' and '-' (up to 64), starting with a letter or "
+                 "digit.")
     if name == ENVIRONMENT_PROFILE:
-        raise ConfigurationError(f"'{ENVIRONMENT_PROFILE}' is reserved for the environment variables.",
-                                 hint="Choose another profile name.")
+        raise ConfigurationError(
+            f"'{ENVIRONMENT_PROFILE}' is reserved for the environment variables.",
+            hint="Choose another profile name.")
     return name
 
 
@@ -192,7 +197,8 @@ class ProfileStore:
         data = self._read()
         if name not in data["profiles"]:
             raise ProfileError(f"There is no profile named '{name}'.", name=name,
-                               hint=_known(data) + " Create one with 'az entracert profile create'.")
+                               hint=_known(data)
+                               + " Create one with 'az entracert profile create'.")
         return Profile.from_dict(data["profiles"][name])
 
     def default_name(self):
@@ -212,9 +218,11 @@ class ProfileStore:
                                    name=profile.name,
                                    hint="Choose another --name, or change it with 'az entracert "
                                         "profile update'.")
-            data["profiles"][profile.name] = profile.to_dict()
-            if make_default or not data.get("default"):
+            # The first profile is the default; later ones only when asked (after the default
+            # was deleted, choosing the next is the user's call, not ours).
+            if make_default or not data["profiles"]:
                 data["default"] = profile.name
+            data["profiles"][profile.name] = profile.to_dict()
         return profile
 
     def update(self, name, **changes):
@@ -236,12 +244,15 @@ class ProfileStore:
         return profile
 
     def delete(self, name):
+        """Delete profile ``name``; return the default afterwards. Deleting the default leaves
+        none: promoting another profile would silently change whose identity a bare
+        ``token get`` uses."""
         with self._change() as data:
             if data["profiles"].pop(name, None) is None:
                 raise ProfileError(f"There is no profile named '{name}'.", name=name,
                                    hint=_known(data))
             if data.get("default") == name:
-                data["default"] = next(iter(sorted(data["profiles"])), None)
+                data["default"] = None
             return data["default"]
 
     def set_default(self, name):
@@ -262,8 +273,10 @@ class ProfileStore:
         if not default:
             raise ProfileError(
                 "No profile was given and there is no default profile.", name=None,
-                hint="Pass --profile NAME, create one with 'az entracert profile create', or set "
-                     "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH.")
+                hint="Pass --profile NAME, choose a default with 'az entracert profile "
+                     "set-default --name NAME' (or create one with 'az entracert profile "
+                     "create'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+                     "AZURE_CLIENT_CERTIFICATE_PATH.")
         return self.get(default)
 
 

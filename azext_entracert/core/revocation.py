@@ -144,7 +144,8 @@ def _ask_ocsp(http, url, leaf, issuer, now):
         raise _Unusable("the OCSP response is dated in the future (check the clock)")
     status = single.certificate_status
     if status == ocsp.OCSPCertStatus.GOOD:
-        return {"status": GOOD, "detail": f"OCSP: good (this update {iso_z(single.this_update_utc)})"}
+        return {"status": GOOD,
+                "detail": f"OCSP: good (this update {iso_z(single.this_update_utc)})"}
     if status == ocsp.OCSPCertStatus.REVOKED:
         reason = single.revocation_reason.name if single.revocation_reason else None
         return {"status": REVOKED, "revocationDate": iso_z(single.revocation_time_utc),
@@ -153,7 +154,8 @@ def _ask_ocsp(http, url, leaf, issuer, now):
 
 
 def _ocsp_signer(response, issuer):
-    """The issuer itself, or a responder certificate it issued for OCSP signing (RFC 6960 4.2.2.2)."""
+    """The issuer itself, or a responder certificate it issued for OCSP signing (RFC 6960
+    4.2.2.2)."""
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 

@@ -111,7 +111,8 @@ def read_pfx_base64_env(var):
         raise InputFileError(
             f"The environment variable {var} is {'empty' if value is not None else 'not set'}.",
             path=f"env:{var}",
-            hint=f"Set it to the base64 of the PFX file, e.g. export {var}=\"$(base64 -w0 cert.pfx)\".")
+            hint=f"Set it to the base64 of the PFX file, "
+                 f"e.g. export {var}=\"$(base64 -w0 cert.pfx)\".")
     try:
         return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -23,7 +23,8 @@ VENV_BIN = Path(sys.executable).parent
 AZ = VENV_BIN / "az"
 # What is not part of the distribution, or is made by machines: never copied into the build tree.
 _NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__",
-                                     "tests", ".emulator", ".demo", ".pytest_cache", "*.whl")
+                                     "tests", ".emulator", ".demo", ".pytest_cache", "*.whl",
+                                     ".node")
 
 
 class AzResult(NamedTuple):

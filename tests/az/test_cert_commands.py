@@ -42,16 +42,18 @@ def expired_pem(tmp_path_factory):
 def weak_pem(tmp_path_factory):
     """RSA-1024 signed with SHA-1, made by openssl (cryptography refuses to sign with SHA-1)."""
     folder = tmp_path_factory.mktemp("weak")
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "30",
-                    "-subj", "/CN=weak", "-keyout", folder / "weak.key", "-out", folder / "weak.crt"],
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes",
+                    "-days", "30", "-subj", "/CN=weak",
+                    "-keyout", folder / "weak.key", "-out", folder / "weak.crt"],
                    check=True, capture_output=True)
     (folder / "weak.key").chmod(0o600)
     return folder / "weak.crt", folder / "weak.key"
 
 
 def test_create_writes_the_bundle_with_thumbprints_openssl_agrees_with(az, tmp_path):
-    created = az("entracert", "cert", "create", "--subject", "CN=e2e-app", "--san", "DNS:e2e.example",
-                 "--out", "app.pfx", "--password-env", "PFX_PASSWORD", env=PASSWORD).out
+    created = az("entracert", "cert", "create", "--subject", "CN=e2e-app",
+                 "--san", "DNS:e2e.example", "--out", "app.pfx",
+                 "--password-env", "PFX_PASSWORD", env=PASSWORD).out
 
     assert (tmp_path / "app.pfx").stat().st_mode & 0o777 == 0o600
     assert created["files"] == {"pfx": "app.pfx", "cer": "app.cer", "pem": "app.pem"}
@@ -61,7 +63,8 @@ def test_create_writes_the_bundle_with_thumbprints_openssl_agrees_with(az, tmp_p
     # The PFX opens with the password from the environment, and shows the same certificate.
     shown = az("entracert", "cert", "show", "--file", "app.pfx", "--password-env", "PFX_PASSWORD",
                env=PASSWORD).out
-    assert shown == {**{k: v for k, v in created.items() if k != "files"}, "source": shown["source"]}
+    created_info = {k: v for k, v in created.items() if k != "files"}
+    assert shown == {**created_info, "source": shown["source"]}
     # --query and -o tsv are az's own; they work because the command returns plain data.
     tsv = az("entracert", "cert", "show", "--file", "app.cer", "--query", "thumbprint", "-o", "tsv")
     assert tsv.out.strip() == openssl_says

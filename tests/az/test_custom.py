@@ -54,7 +54,8 @@ def test_conflicting_password_options_are_named_as_the_user_typed_them(bundle, t
         custom.cert_assemble(str(folder / "app.cer"), str(folder / "app.pfx"),
                              str(tmp_path / "out.pfx"), key_password_env="A",
                              key_password_file=str(tmp_path / "pw.txt"), no_password=True)
-    assert raised.value.error_msg == "--key-password-env and --key-password-file cannot be used together."
+    assert raised.value.error_msg == (
+        "--key-password-env and --key-password-file cannot be used together.")
     with pytest.raises(az.MutuallyExclusiveArgumentError, match="--out-password-env and --out-no"):
         custom.cert_convert("pem", str(tmp_path / "out.pem"), file_path=str(folder / "app.pfx"),
                             password_env="PW", out_password_env="PW", out_no_password=True)
@@ -74,9 +75,10 @@ def test_a_new_private_file_without_password_source_or_terminal_is_refused(bundl
 def test_convert_to_der_is_public_and_needs_no_output_password(bundle, tmp_path, monkeypatch):
     folder, _ = bundle
     monkeypatch.setenv("PW", PFX_PASSWORD)
-    result = custom.cert_convert("der", str(tmp_path / "app.der"), file_path=str(folder / "app.pfx"),
-                                 password_env="PW")
-    assert result == {"path": str(tmp_path / "app.der"), "format": "der", "includesPrivateKey": False}
+    result = custom.cert_convert("der", str(tmp_path / "app.der"),
+                                 file_path=str(folder / "app.pfx"), password_env="PW")
+    assert result == {"path": str(tmp_path / "app.der"), "format": "der",
+                      "includesPrivateKey": False}
     assert (tmp_path / "app.der").read_bytes() == (folder / "app.cer").read_bytes()
 
 
@@ -168,7 +170,8 @@ def test_a_key_file_without_its_password_names_the_key_password_options(tmp_path
                              str(tmp_path / "app.pfx"), no_password=True)
     for raised in (shown, assembled):
         assert "app.key" in raised.value.message
-        assert "--key-password-env" in raised.value.hint and "--password-env" not in raised.value.hint
+        assert "--key-password-env" in raised.value.hint
+        assert "--password-env" not in raised.value.hint
     assert not (tmp_path / "app.pfx").exists()
 
     # Given, the key's own options open it; a wrong one keeps the core's plain "wrong password".

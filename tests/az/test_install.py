@@ -9,7 +9,8 @@ COMMANDS = ([("cert", c) for c in CERT_COMMANDS]
                                         "set-default", "export", "import")]
             + [("token", c) for c in ("get", "refresh", "inspect", "clear")]
             + [("audit", "list")]
-            + [("app", "cert", c) for c in ("list", "add", "remove", "expiring")])
+            + [("app", "cert", c) for c in ("list", "add", "remove", "expiring")]
+            + [("emulator", c) for c in ("start", "status", "show", "stop")])
 # azure-cli-core brings these; a second copy in the extension folder would shadow az's own.
 AZ_PROVIDED = ("msal", "msal_extensions", "cryptography", "jwt", "requests", "portalocker")
 
@@ -23,7 +24,8 @@ def test_extension_folder_holds_only_our_packages(az_extension):
     dist_infos = [name for name in entries if name.endswith(".dist-info")]
     assert len(dist_infos) == 1 and dist_infos[0].startswith("entracert-")
     # Besides our packages there is only the wheel az keeps as the install record.
-    assert entries - {"azext_entracert", "pytest_entracert", *dist_infos} == {az_extension.wheel.name}
+    ours = {"azext_entracert", "pytest_entracert", *dist_infos}
+    assert entries - ours == {az_extension.wheel.name}
 
 
 def test_extension_list_shows_entracert(az):
@@ -49,7 +51,8 @@ def test_command_help_documents_every_option_and_has_an_example(az, command):
     assert options, text
     for line in options:
         name, _, description = line.partition(" : ")
-        assert name.startswith("--") and description.strip(), f"undocumented or short option: {line}"
+        assert name.startswith("--") and description.strip(), (
+            f"undocumented or short option: {line}")
     examples = text.split("Examples", 1)
     assert len(examples) == 2, text
     assert f"az entracert {' '.join(command)} " in examples[1]

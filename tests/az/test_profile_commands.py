@@ -15,13 +15,20 @@ import jwt
 import pytest
 from azure.cli.core import azclierror as az
 from azure.cli.core.cloud import AZURE_PUBLIC_CLOUD, Cloud, CloudEndpoints
+from conftest import make_certificate, mint_token, pem_of, utc
 
 from azext_entracert import custom_tokens as commands
-from azext_entracert.core import certgen, certs, tokens
-from azext_entracert.core.errors import (CertificateError, ConfigurationError, InputFileError,
-                                         NetworkError, OutputError, PasswordError, ProfileError,
-                                         TokenFormatError)
-from conftest import make_certificate, pem_of, utc
+from azext_entracert.core import cache, certgen, certs
+from azext_entracert.core.errors import (
+    CertificateError,
+    ConfigurationError,
+    InputFileError,
+    NetworkError,
+    OutputError,
+    PasswordError,
+    ProfileError,
+    TokenFormatError,
+)
 
 PFX_PASSWORD = "pfx password"
 
@@ -63,11 +70,13 @@ class Snapshot:
     """The bytes of the store and the token cache, to prove a failure changed neither."""
 
     def __init__(self, entra_dir):
-        self.paths = [entra_dir / "profiles.json", entra_dir / tokens.TOKEN_CACHE]
+        self.entra_dir = entra_dir
         self.before = self.take()
 
     def take(self):
-        return [path.read_bytes() if path.exists() else None for path in self.paths]
+        paths = [self.entra_dir / "profiles.json",
+                 *sorted((self.entra_dir / cache.TOKEN_DIR).glob("*.json"))]
+        return [(path.name, path.read_bytes() if path.exists() else None) for path in paths]
 
     def unchanged(self):
         return self.take() == self.before
@@ -168,12 +177,13 @@ def test_update_loads_a_new_certificate_only_when_its_options_change(make_app, c
     assert commands.profile_show("u") == renewed
 
 
-def test_delete_moves_the_default_and_set_default_chooses_it(make_app, create, entra_dir):
+def test_deleting_the_default_leaves_none_and_set_default_chooses_it(make_app, create, entra_dir):
     app = make_app("cmd-default")
     create("a", app)
     create("b", app)
     assert commands.profile_set_default("b")["isDefault"] is True
-    assert commands.profile_delete("b") == {"deleted": "b", "default": "a"}
+    assert commands.profile_delete("b") == {"deleted": "b", "default": None}
+    assert commands.profile_set_default("a")["isDefault"] is True
     with pytest.raises(ProfileError, match="no profile named 'b'"):
         commands.profile_set_default("b")
 
@@ -365,8 +375,8 @@ def test_inspect_a_profile_token_and_verify_it(make_app, create, emulator, emula
     create("i", app)
     result = commands.token_inspect(emulator_cloud, profile="i", verify=True)
     assert result["claims"]["appid"] == app.app_id and result["expired"] is False
-    assert result["signature"]["valid"] is True
-    assert result["signature"]["jwksUri"].startswith(emulator.authority_host)
+    assert result["verification"]["valid"] is True
+    assert result["verification"]["jwksUri"].startswith(emulator.authority_host)
     assert set(result["issuedAt"]) == {"local", "utc"}
 
 
@@ -383,12 +393,20 @@ def test_inspect_reads_files_stdin_and_the_json_of_token_get(make_app, create, e
     assert from_file["claims"] == from_stdin["claims"] == from_dash["claims"]
 
 
-def test_verify_without_a_profile_uses_the_default_profiles_trust(make_app, create,
-                                                                 emulator_cloud):
+def test_verify_trusts_the_default_profiles_authority_only_when_named(make_app, create, emulator,
+                                                                      emulator_cloud):
+    """Keys come from an authority the user names: a default profile is not an implicit one.
+    (A v2 token names the emulator's host; a v1 one would send the check to Entra ID's.)"""
     create("default-trust", make_app("cmd-default-trust"), make_default=True)
-    token = commands.token_get(profile="default-trust")["accessToken"]
-    checked = commands.token_inspect(emulator_cloud, token=token, verify=True)
-    assert checked["signature"]["valid"] is True
+    token = mint_token(emulator)
+    exits = []
+    cmd = az_command(emulator_cloud.cli_ctx.cloud)
+    cmd.cli_ctx.register_event = lambda event, handler: exits.append(event)  # exit 1 after output
+    unnamed = commands.token_inspect(cmd, token=token, verify=True)["verification"]
+    assert unnamed["valid"] is False and unnamed["trustedBy"] is None and len(exits) == 1
+    named = commands.token_inspect(emulator_cloud, token=token, profile="default-trust",
+                                   verify=True)
+    assert named["verification"]["valid"] is True
 
 
 @pytest.mark.parametrize("text, words", [

@@ -51,7 +51,8 @@ def run_on_terminal(args, env, cwd, answers, timeout=60):
 def test_create_on_a_terminal_asks_twice_and_the_pfx_opens_with_that_password(az_env, tmp_path):
     code, screen = run_on_terminal(
         ["entracert", "cert", "create", "--subject", "CN=typed", "--out", "typed.pfx"],
-        az_env, tmp_path, [("PFX password:", "typed secret"), ("Confirm PFX password:", "typed secret")])
+        az_env, tmp_path,
+        [("PFX password:", "typed secret"), ("Confirm PFX password:", "typed secret")])
     assert code == 0, screen
     assert "typed secret" not in screen  # hidden input: never echoed
     from cryptography.hazmat.primitives.serialization import pkcs12
@@ -70,3 +71,34 @@ def test_show_on_a_terminal_asks_only_when_the_file_needs_a_password(az, az_env,
     code, screen = run_on_terminal(["entracert", "cert", "show", "--file", "ask.cer",
                                     "--query", "subject", "-o", "tsv"], az_env, tmp_path, [])
     assert code == 0 and "assword" not in screen and "CN=ask" in screen, screen
+
+
+CTRL_D = "\x04"  # end of input at the start of a line: the terminal's way to give up
+
+
+def test_ctrl_d_at_a_password_prompt_cancels_without_a_traceback(az_env, tmp_path):
+    code, screen = run_on_terminal(
+        ["entracert", "cert", "create", "--subject", "CN=eof", "--out", "eof.pfx"],
+        az_env, tmp_path, [("PFX password:", CTRL_D)])
+    assert code != 0 and "ERROR: Cancelled." in screen, screen
+    assert "Traceback" not in screen and "EOFError" not in screen, screen
+    assert not list(tmp_path.glob("eof*")), "nothing is written"
+
+
+def test_ctrl_d_at_a_confirmation_cancels_and_keeps_the_profile(az, az_env, tmp_path):
+    az("entracert", "cert", "create", "--subject", "CN=keep", "--out", "keep.pfx", "--no-password")
+    az("entracert", "profile", "create", "--name", "keep", "--tenant", "contoso.onmicrosoft.com",
+       "--client-id", "00000000-0000-0000-0000-000000000001", "--certificate", "keep.pfx")
+    code, screen = run_on_terminal(["entracert", "profile", "delete", "--name", "keep"],
+                                   az_env, tmp_path, [("(y/n)", CTRL_D)])
+    assert code != 0 and "ERROR: Cancelled." in screen, screen
+    assert "Traceback" not in screen and "EOFError" not in screen, screen
+    names = az("entracert", "profile", "list", "--query", "[].name").out
+    assert "keep" in names
+    az("entracert", "profile", "delete", "--name", "keep", "--yes")
+
+
+def test_a_confirmation_without_a_terminal_names_yes(az):
+    refused = az("entracert", "app", "cert", "remove", "--profile", "none", "--key-id",
+                 "11111111-2222-3333-4444-555555555555", check=False)
+    assert refused.returncode != 0 and "--yes" in refused.stderr, refused.stderr

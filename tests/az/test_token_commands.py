@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import make_certificate, mint_token, pem_of
 
 from azext_entracert.core import certs, profiles
-from conftest import make_certificate, pem_of
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ def test_a_token_from_the_network_then_from_the_cache_of_a_new_process(az, emula
     emulator.clear_log()
     again = az("entracert", "token", "get", "--profile", "e2e").out
     assert again["source"] == "cache" and again["accessToken"] == first["accessToken"]
-    bare = az("entracert", "token", "get", "--profile", "e2e", "--query", "accessToken", "-o", "tsv")
+    bare = az("entracert", "token", "get", "--profile", "e2e",
+              "--query", "accessToken", "-o", "tsv")
     assert bare.out == first["accessToken"] + "\n"
     # -o table is for reading: about the token, not the 1-2 kB token itself.
     table = az("entracert", "token", "get", "--profile", "e2e", "-o", "table").out
@@ -67,7 +68,7 @@ def test_a_token_from_the_network_then_from_the_cache_of_a_new_process(az, emula
     assert [r for r in emulator.requests_log() if app.app_id in json.dumps(r)] == []
 
     inspected = az("entracert", "token", "inspect", "--profile", "e2e", "--verify").out
-    assert inspected["signature"]["valid"] is True
+    assert inspected["verification"]["valid"] is True
     assert inspected["claims"]["appid"] == app.app_id and inspected["expired"] is False
 
     audit = az("entracert", "audit", "list", "--profile", "e2e")
@@ -161,9 +162,92 @@ def test_inspect_of_a_malformed_or_tampered_token(az, emulator, make_app, add_pr
     result = az("entracert", "token", "inspect", "--file", "forged.txt", "--profile", "tamper",
                 "--verify", check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.out["signature"]["valid"] is False
+    assert result.out["verification"]["signature"]["valid"] is False
+    assert result.out["verification"]["valid"] is False
     assert result.out["claims"]["roles"] == ["Admin.Everything"]
     assert "does not verify" in result.stderr
+
+
+def assert_not_trusted(result, *words):
+    """Exit 1 after printing the decoded token with ``verification.valid`` false, and why."""
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result
+    assert result.out["verification"]["valid"] is False, result.out
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_a_token_naming_an_attackers_keys_never_verifies(az, attacker, make_app, add_profile,
+                                                        store, tmp_path):
+    """Anyone can run a JWKS endpoint and mint tokens naming it. Even with the attacker's TLS
+    certificate trusted (as a public CA's would be), --verify never asks a host only the token
+    names: not without profiles, not with a default profile, and --profile finds no such key."""
+    (tmp_path / "attacker.txt").write_text(mint_token(attacker))
+    trusted = {"REQUESTS_CA_BUNDLE": attacker.ca_bundle}
+    attacker.clear_log()
+    inspect = ("entracert", "token", "inspect", "--file", "attacker.txt", "--verify")
+    alone = az(*inspect, env={**trusted, "AZURE_CONFIG_DIR": str(tmp_path / "no-profiles")},
+               check=False)
+    app = make_app("az-victim")
+    add_profile("victim", app.pem_path, app.app_id)
+    store.set_default("victim")
+    with_default = az(*inspect, env=trusted, check=False)
+    with_profile = az(*inspect, "--profile", "victim", env=trusted, check=False)
+    for result in (alone, with_default):
+        assert_not_trusted(result, "is not an Entra ID authority", "--profile NAME")
+        assert result.out["verification"]["trustedBy"] is None
+    assert_not_trusted(with_profile, "does not hold")
+    assert with_profile.out["verification"]["signature"]["valid"] is False
+    assert attacker.requests_log() == []
+
+
+def test_verify_trusts_the_authority_the_user_names(az, emulator, make_app, add_profile,
+                                                   tmp_path):
+    app = make_app("az-verify")
+    add_profile("verify", app.pem_path, app.app_id)
+    got = az("entracert", "token", "get", "--profile", "verify").out
+    (tmp_path / "t.txt").write_text(got["accessToken"])
+    aud = emulator.verify_access_token(got["accessToken"])["aud"]
+    inspect = ("entracert", "token", "inspect", "--file", "t.txt")
+    named = az(*inspect, "--profile", "verify", "--audience", aud).out["verification"]
+    assert named["valid"] is True and named["trustedBy"] == "profile 'verify'"
+    assert named["audience"] == {"value": aud, "expected": aud, "valid": True}
+    assert named["issuer"]["valid"] is True and named["signature"]["valid"] is True
+    wrong = az(*inspect, "--profile", "verify", "--audience", "api://other", check=False)
+    assert_not_trusted(wrong, f"The token is for audience '{aud}', not 'api://other'.")
+    assert wrong.out["verification"]["signature"]["valid"] is True
+
+    # Without --profile, the emulator is not Entra ID: nothing vouches for its keys (a v2 token
+    # names its host; a v1 one would send the check to Entra ID's)...
+    (tmp_path / "v2.txt").write_text(mint_token(emulator))
+    v2 = ("entracert", "token", "inspect", "--file", "v2.txt")
+    trusted = {"REQUESTS_CA_BUNDLE": emulator.ca_bundle}
+    assert_not_trusted(az(*v2, "--verify", env=trusted, check=False), "--profile NAME")
+    # ...unless the user names them, or names the issuer.
+    keys = f"{emulator.authority_host}/{emulator.tenant_id}/discovery/v2.0/keys"
+    by_keys = az(*inspect, "--jwks-uri", keys, env=trusted).out["verification"]
+    assert by_keys["valid"] is True and by_keys["trustedBy"] == "--jwks-uri"
+    issuer = f"{emulator.authority_host}/{emulator.tenant_id}/v2.0"
+    by_issuer = az(*v2, "--issuer", issuer, env=trusted).out["verification"]
+    assert by_issuer["valid"] is True and by_issuer["issuer"]["expected"] == issuer
+
+
+def test_a_well_signed_token_that_must_not_be_trusted_exits_1(az, emulator, make_app,
+                                                             add_profile, tmp_path):
+    """Expired, or another tenant's (Entra signs all tenants with the same keys): the signature
+    is good, but a script asking --verify must not go on with the token."""
+    app = make_app("az-untrusted")
+    add_profile("untrusted", app.pem_path, app.app_id)
+    other = "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
+    (tmp_path / "expired.txt").write_text(mint_token(emulator, iat=1, nbf=1, exp=2))
+    (tmp_path / "other.txt").write_text(mint_token(emulator, version=1, tid=other,
+                                                   iss=f"https://sts.windows.net/{other}/"))
+    for name, words in (("expired.txt", "The token expired at 1970-01-01T00:00:02Z."),
+                        ("other.txt", f"The token's issuer 'https://sts.windows.net/{other}/'")):
+        result = az("entracert", "token", "inspect", "--file", name, "--profile", "untrusted",
+                    "--verify", check=False)
+        assert_not_trusted(result, words)
+        assert result.out["verification"]["signature"]["valid"] is True
+    assert result.out["verification"]["issuer"]["valid"] is False
 
 
 def test_inspect_help_warns_that_a_token_argument_lands_in_shell_history(az):
@@ -188,8 +272,74 @@ def test_on_a_terminal_the_password_is_asked_at_create_and_when_a_new_token_need
     assert code == 0 and certs.sha1_thumbprint(app.certificate) in screen, screen
     assert "typed pw" not in screen
     code, screen = run_on_terminal(["entracert", "token", "get", "--profile", "typed",
-                                    "--query", "source"], az_env, tmp_path, [("assword", "typed pw")])
+                                    "--query", "source"], az_env, tmp_path,
+                                   [("assword", "typed pw")])
     assert code == 0 and '"network"' in screen, screen
     code, screen = run_on_terminal(["entracert", "token", "get", "--profile", "typed",
                                     "--query", "source"], az_env, tmp_path, [])
     assert code == 0 and '"cache"' in screen and "assword" not in screen, screen
+
+
+def test_deleting_the_default_profile_leaves_none_and_says_so(az, tmp_path):
+    own = {"AZURE_CONFIG_DIR": str(tmp_path / "config")}  # this test's own default
+    az("entracert", "cert", "create", "--subject", "CN=d", "--out", "d.pfx", "--no-password")
+    for name in ("first", "second"):
+        az("entracert", "profile", "create", "--name", name, "--tenant", "contoso.onmicrosoft.com",
+           "--client-id", "00000000-0000-0000-0000-000000000001", "--certificate", "d.pfx",
+           env=own)
+    deleted = az("entracert", "profile", "delete", "--name", "first", "--yes", env=own)
+    assert deleted.out == {"deleted": "first", "default": None}
+    assert "no default" in deleted.stderr and "profile set-default" in deleted.stderr
+    listed = az("entracert", "profile", "list", "--query", "[].isDefault", env=own).out
+    assert listed == [False]  # 'second' was not promoted
+    bare = az("entracert", "token", "get", env=own, check=False)
+    assert_clean_failure(bare, "no default profile", "az entracert profile set-default")
+
+
+@pytest.mark.parametrize("command", ["create", "update"])
+def test_cloud_with_a_conflicting_endpoint_is_refused(az, tmp_path, command):
+    own = {"AZURE_CONFIG_DIR": str(tmp_path / "config")}
+    az("entracert", "cert", "create", "--subject", "CN=c", "--out", "c.pfx", "--no-password")
+    identity = ["--tenant", "contoso.onmicrosoft.com",
+                "--client-id", "00000000-0000-0000-0000-000000000001", "--certificate", "c.pfx"]
+    if command == "update":
+        az("entracert", "profile", "create", "--name", "c", *identity, env=own)
+        identity = []
+    for flag, value in (("--authority-host", "https://127.0.0.1:8443"),
+                        ("--graph-endpoint", "https://graph.microsoft.com")):
+        refused = az("entracert", "profile", command, "--name", "c", *identity,
+                     "--cloud", "AzureUSGovernment", flag, value, env=own, check=False)
+        assert_clean_failure(refused, "--cloud AzureUSGovernment", f"{flag} {value}")
+    agreeing = az("entracert", "profile", command, "--name", "c", *identity,
+                  "--cloud", "AzureUSGovernment", "--graph-endpoint", "https://graph.microsoft.us",
+                  env=own)
+    assert agreeing.out["graphEndpoint"] == "https://graph.microsoft.us"
+
+
+def test_a_changed_certificate_is_never_answered_from_the_cache(az, emulator, make_app,
+                                                                add_profile, tmp_path, rsa_keys):
+    app = make_app("az-identity")
+    add_profile("moving", app.pem_path, app.app_id)
+    assert az("entracert", "token", "get", "--profile", "moving").out["source"] == "network"
+    stray = tmp_path / "unregistered.pem"
+    stray.write_text(pem_of(rsa_keys[9], make_certificate(rsa_keys[9], "unregistered")))
+    az("entracert", "profile", "update", "--name", "moving", "--certificate", str(stray))
+    result = az("entracert", "token", "get", "--profile", "moving", check=False)
+    assert_clean_failure(result, "AADSTS700027")
+    add_profile("other", app.pem_path, app.app_id)
+    az("entracert", "token", "get", "--profile", "other")
+    assert az("entracert", "token", "clear", "--profile", "moving").out == {"removed": 1}
+    assert az("entracert", "token", "get", "--profile", "other").out["source"] == "cache"
+
+
+def test_a_server_asking_to_wait_an_hour_fails_at_once_and_does_not_lock_out(
+        az, emulator, make_app, add_profile):
+    app = make_app("az-busy")
+    add_profile("busy", app.pem_path, app.app_id)
+    emulator.add_fault(f"/{emulator.tenant_id}/oauth2/v2.0/token", status=503, retry_after=3600)
+    try:
+        result = az("entracert", "token", "get", "--profile", "busy", check=False)
+    finally:
+        emulator.clear_faults()
+    assert_clean_failure(result, "asked to wait 3600 s (1 h)")
+    assert az("entracert", "token", "get", "--profile", "busy").out["source"] == "network"

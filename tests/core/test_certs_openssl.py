@@ -133,7 +133,8 @@ def test_csr_we_write_verifies_in_openssl_and_assembles_after_signing(openssl_fi
     certgen.write_bundle(assembled, tmp_path / "full.pfx", password=None)
     out = openssl("pkcs12", "-in", str(tmp_path / "full.pfx"), "-passin", "pass:", "-nokeys")
     assert out.count("BEGIN CERTIFICATE") == 2
-    assert openssl_fingerprint(tmp_path / "full.pem") == openssl_fingerprint(tmp_path / "signed.crt")
+    signed = openssl_fingerprint(tmp_path / "signed.crt")
+    assert openssl_fingerprint(tmp_path / "full.pem") == signed
 
 
 

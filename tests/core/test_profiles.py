@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 
 from azext_entracert.core import profiles
-from azext_entracert.core.errors import (ConfigurationError, PasswordError, ProfileError)
+from azext_entracert.core.errors import ConfigurationError, PasswordError, ProfileError
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = "11111111-2222-3333-4444-555555555555"
@@ -88,10 +88,17 @@ def test_damaged_store_is_reported_not_overwritten(store, cert_pem):
     assert store.path.read_text() == "{broken"
 
 
-def test_delete_moves_the_default(store, cert_pem):
+def test_deleting_the_default_leaves_none_and_a_new_profile_is_not_promoted(store, cert_pem):
     store.add(make("a", cert_pem))
     store.add(make("b", cert_pem))
-    assert store.delete("a") == "b"
+    store.add(make("c", cert_pem))
+    assert store.delete("b") == "a"  # not the default: the default stays
+    assert store.delete("a") is None
+    store.add(make("d", cert_pem))
+    assert store.default_name() is None
+    with pytest.raises(ProfileError, match="no default profile") as raised:
+        store.resolve(environ={})
+    assert "profile set-default" in raised.value.hint
 
 
 def test_export_import_round_trip(store, cert_pem):

@@ -10,14 +10,13 @@ import http.server
 import threading
 
 import pytest
+from conftest import make_certificate, utc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from azext_entracert.core import certgen, certs, revocation
 from azext_entracert.core.errors import CertificateError
-
-from conftest import make_certificate, utc
 
 
 class Authority:
