@@ -1,7 +1,9 @@
 """What the command modules share: reading certificates and passwords from the options the
-user gave, prompting only when a terminal is attached, refusing combined options, and exiting
-non-zero after printing a result (``cert validate``, ``app cert expiring``...)."""
+user gave, prompting only when a terminal is attached, refusing combined options, showing the
+core's log records through az's own logging, and exiting non-zero after printing a result
+(``cert validate``, ``app cert expiring``...)."""
 import contextlib
+import logging
 import sys
 from pathlib import Path
 
@@ -146,6 +148,28 @@ def exclusive(*named):
 
         raise MutuallyExclusiveArgumentError(f"{' and '.join(given)} cannot be used together.",
                                              recommendation="Choose one of them.")
+
+
+# --- Logging -------------------------------------------------------------------------------------
+
+class _ToAzLog(logging.Handler):
+    """Re-emits core log records through az's ``cli`` logger (its console and file handlers)."""
+
+    def emit(self, record):
+        target = logging.getLogger(f"cli.{record.name}")
+        if target.isEnabledFor(record.levelno):
+            target.handle(record)
+
+
+def route_core_logs_to_az():
+    """Route the core's loggers to az's handlers, once per process, when az set them up."""
+    if not logging.getLogger("cli").handlers:  # not inside az (e.g. called from a test)
+        return
+    for name in ("entracert", "azext_entracert.core"):
+        core_logger = logging.getLogger(name)
+        if not any(isinstance(h, _ToAzLog) for h in core_logger.handlers):
+            core_logger.addHandler(_ToAzLog())
+            core_logger.propagate = False  # az's root handler would repeat it under --debug
 
 
 # --- Exit code -----------------------------------------------------------------------------------

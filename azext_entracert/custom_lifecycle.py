@@ -8,7 +8,13 @@ and return plain data.
 """
 from knack.log import get_logger
 
-from ._support import exclusive, exit_after_output, load_certificate, terminal_prompt
+from ._support import (
+    exclusive,
+    exit_after_output,
+    load_certificate,
+    route_core_logs_to_az,
+    terminal_prompt,
+)
 
 logger = get_logger(__name__)
 
@@ -77,9 +83,8 @@ def cert_rotate(cmd, profile=None, days=None, key_size=None, subject=None, san=N
     from azure.cli.core.azclierror import RequiredArgumentMissingError
 
     from .core import profiles, rotation
-    from .custom_tokens import _az_logging
 
-    _az_logging()  # the progress of the wait for Entra ID goes to stderr
+    route_core_logs_to_az()  # the progress of the wait for Entra ID goes to stderr
     exclusive(("--password-env", password_env), ("--password-file", password_file),
                ("--no-password", no_password))
     exclusive(("--csr", csr), ("--complete", complete))

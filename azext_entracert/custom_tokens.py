@@ -7,14 +7,13 @@ core (``profiles``, ``tokens``, ``inspect``, ``audit``) and returns plain data f
 No secret is ever returned or logged, except the access token ``token get`` exists to print.
 
 The core logs its warnings (a certificate about to expire, a damaged cache set aside) through the
-standard ``logging`` module; ``_az_logging`` hands them to az's own console handler, so they show as
-``WARNING: ...`` and obey ``--only-show-errors``/``--debug`` like az's own messages.
+standard ``logging`` module; ``_support.route_core_logs_to_az`` hands them to az's own console
+handler, so they show as ``WARNING: ...`` and obey ``--only-show-errors``/``--debug`` like az's own
+messages.
 """
-import logging
-
 from knack.log import get_logger
 
-from ._support import exclusive, terminal_prompt
+from ._support import exclusive, route_core_logs_to_az, terminal_prompt
 
 logger = get_logger(__name__)
 
@@ -27,7 +26,7 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
     """Validate, load the certificate once (recording its thumbprints and expiry), store."""
     from .core import clouds, profiles, tokens
 
-    _az_logging()
+    route_core_logs_to_az()
     _certificate_source(certificate, pfx_base64_env)
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
@@ -68,7 +67,7 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
     """Change what is given; the certificate is loaded again only when its options change."""
     from .core import clouds, profiles, tokens
 
-    _az_logging()
+    route_core_logs_to_az()
     exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
@@ -140,7 +139,7 @@ def token_get(profile=None, scopes=None, resource=None, force_refresh=False):
     """An access token for the profile: from the cache when possible, else from Entra ID."""
     from .core import profiles, tokens
 
-    _az_logging()
+    route_core_logs_to_az()
     chosen = profiles.ProfileStore().resolve(profile)
     wanted = tokens.scopes_for(chosen, scopes=scopes, resource=resource)
     return tokens.acquire(chosen, wanted, force=force_refresh, prompt=terminal_prompt()).to_dict()
@@ -159,7 +158,7 @@ def token_inspect(cmd, token=None, file_path=None, stdin=False, profile=None, ve
 
     from .core import inspect, profiles, tokens
 
-    _az_logging()
+    route_core_logs_to_az()
     if token == "-":  # the usual spelling of "standard input"
         token, stdin = None, True
     sources = (("--token", token), ("--file", file_path), ("--stdin", stdin))
@@ -198,7 +197,7 @@ def audit_list(profile=None, since=None, limit=None):
     """The audit trail, oldest first: network acquisitions and failures, never a token."""
     from .core import audit, profiles
 
-    _az_logging()
+    route_core_logs_to_az()
     return list(audit.read(profiles.config_dir(), profile=profile, since=since, limit=limit))
 
 
@@ -257,22 +256,3 @@ def _verify(cmd, inspect, text, profile, **explicit):
         exit_after_output(cmd.cli_ctx, " ".join(verdict["reasons"]))
     return verdict
 
-
-class _ToAzLog(logging.Handler):
-    """Re-emits core log records through az's ``cli`` logger (its console and file handlers)."""
-
-    def emit(self, record):
-        target = logging.getLogger(f"cli.{record.name}")
-        if target.isEnabledFor(record.levelno):
-            target.handle(record)
-
-
-def _az_logging():
-    """Route the core's loggers to az's handlers, once per process, when az set them up."""
-    if not logging.getLogger("cli").handlers:  # not inside az (e.g. called from a test)
-        return
-    for name in ("entracert", "azext_entracert.core"):
-        core_logger = logging.getLogger(name)
-        if not any(isinstance(h, _ToAzLog) for h in core_logger.handlers):
-            core_logger.addHandler(_ToAzLog())
-            core_logger.propagate = False  # az's root handler would repeat it under --debug

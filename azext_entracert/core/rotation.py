@@ -26,32 +26,29 @@ The profile is switched only after the new certificate has obtained a token, so 
 it point at a certificate Entra ID does not accept. A failure raises ``RotationError`` saying what
 was done, where things stand, and the command that finishes the job.
 
-A CA-issued certificate is never replaced by a self-signed one: ``csr=True`` writes a new key and
-a certificate signing request (recorded as stage ``csr``), and ``complete=SIGNED`` joins the CA's
-certificate with that key, then walks the steps above.
+``rotation_plan`` owns what is settled before the first change (the new certificate's subject,
+lifetime, file and password; the application's object id and current keyId) and the CA path, by
+which a CA-issued certificate is renewed by its CA, never replaced by a self-signed one.
 """
 import dataclasses
-import datetime
 import logging
-import re
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 from .errors import (
     AuthenticationError,
-    CertificateError,
     ConfigurationError,
     EntraCertError,
     GraphError,
     NetworkError,
     RotationError,
 )
-from .lifecycle import KnownKeys, admin_graph, audit_change, entry_thumbprint, graph_scopes
+from .lifecycle import KnownKeys, admin_graph, audit_change, graph_scopes
+from .rotation_plan import assemble, plan_rotation, write_request
 from .times import iso_z, utc_now
 
 logger = logging.getLogger("entracert")
-_DATED = re.compile(r"-\d{8}(-\d+)?$")
 NOT_REGISTERED = 700027  # AADSTS: the key is unknown to Entra ID (or not yet on every replica)
 VERIFY_TIMEOUT = 300     # seconds a new key may take to be accepted (ENTRA-FACTS 8: up to minutes)
 MAX_PAUSE = 30.0         # the longest pause between two tries
@@ -341,7 +338,7 @@ def _answer_lost(exc):
         exc.status is None or exc.status < 400 or (exc.status >= 500 and exc.status != 503))
 
 
-# --- Starting, resuming, the CA path ----------------------------------------------------------
+# --- Starting and resuming ------------------------------------------------------------------------
 
 def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, out=None,
            password_env=None, password_file=None, no_password=False, keep_old=False,
@@ -357,7 +354,7 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     ``password_env``, ``password_file`` or ``no_password`` say otherwise. ``graph`` (an admin or
     az-login client) is only used to look up the application's object id and the old keyId when
     ``KnownKeys`` does not hold them. ``dry_run`` returns the plan and changes nothing.
-    ``csr``/``complete``: the CA path (module docstring); a CA-issued certificate needs it.
+    ``csr``/``complete``: the CA path (``rotation_plan``); a CA-issued certificate needs it.
     ``timeout`` bounds each Graph answer (seconds); ``verify_timeout`` the wait for Entra ID to
     accept the new key, with pauses from ``verify_delay`` doubling up to 30 s.
     """
@@ -392,26 +389,18 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
             hint=f"When it is signed, run 'az entracert cert rotate --profile {name} --complete "
                  "--cert SIGNED.crt'; to start over with a new key, run it with --csr.")
 
-    plan = _plan(profile, days=days, key_size=key_size, subject=subject, sans=sans, out=out,
-                 password_env=password_env, password_file=password_file,
-                 no_password=no_password, keep_old=keep_old, graph=graph, directory=directory,
-                 prompt=prompt, csr=csr, complete=complete)
-    summary = {"profile": name, "appId": profile.client_id, "objectId": plan.object_id,
-               "old": {"thumbprint": plan.current.thumbprint, "keyId": plan.old_key_id,
-                       "removed": False},
-               "new": {"subject": plan.subject.rfc4514_string(), "subjectAltNames": list(plan.sans),
-                       "days": plan.days, "keySize": plan.key_size,
-                       "files": {k: str(v) for k, v in certgen.bundle_paths(plan.out).items()}},
-               "keepOld": keep_old, "dryRun": dry_run, "resumed": False}
-    if csr:
-        summary["new"]["files"] = _csr_paths(plan.out)
+    plan = plan_rotation(profile, days=days, key_size=key_size, subject=subject, sans=sans,
+                         out=out, password_env=password_env, password_file=password_file,
+                         no_password=no_password, keep_old=keep_old, graph=graph,
+                         directory=directory, prompt=prompt, csr=csr, complete=complete)
+    summary = plan.summary(dry_run=dry_run)
     names = ["csr"] if csr else [s for s in STEP_NAMES if not (keep_old and s == "removeKey")]
     if dry_run:
         return {**summary, "steps": [{"name": s, "ok": None, "detail": "planned"} for s in names]}
     if csr:
-        return {**summary, **_write_request(profile, plan, directory)}
+        return {**summary, **write_request(profile, plan, directory)}
 
-    new = _assemble(plan, pending) if complete else certgen.create_self_signed(
+    new = assemble(plan, pending) if complete else certgen.create_self_signed(
         plan.subject, sans=plan.sans, key_size=plan.key_size, days=plan.days)
     summary["new"].update(thumbprint=new.thumbprint,
                           subject=new.certificate.subject.rfc4514_string(),
@@ -500,191 +489,6 @@ def _pending_plan(profile, pending):
                     "files": {"pfx": pending.get("certificate")}},
             "keepOld": pending.get("keepOld", False), "dryRun": True, "resumed": True,
             "steps": [{"name": s, "ok": None, "detail": "planned"} for s in names]}
-
-
-def _write_request(profile, plan, directory):
-    """``--csr``: a new key (protected like the new PFX will be) and a request for the CA."""
-    from . import certgen
-
-    paths = _csr_paths(plan.out)
-    key, request = certgen.create_csr(plan.subject, sans=plan.sans, key_size=plan.key_size)
-    certgen.write_csr(key, request, key_out=paths["key"], out=paths["csr"],
-                      password=plan.password)
-    KnownKeys(directory).set_pending(profile.client_id, {
-        "profile": profile.name, "stage": "csr", "certificate": str(plan.out),
-        "key": paths["key"], "csr": paths["csr"], "passwordEnv": plan.password_env,
-        "passwordFile": plan.password_file, "encrypted": plan.password is not None,
-        "keepOld": plan.keep_old, "started": iso_z(utc_now())})
-    detail = (f"wrote the key {paths['key']} and the request {paths['csr']}; once the CA has "
-              f"signed it, run 'az entracert cert rotate --profile {profile.name} --complete "
-              "--cert SIGNED.crt'")
-    audit_change(directory, profile, "rotate-csr", None, detail=detail)
-    return {"steps": [{"name": "csr", "ok": True, "detail": detail}], "remaining": [
-        f"az entracert cert rotate --profile {profile.name} --complete --cert SIGNED.crt"]}
-
-
-def _assemble(plan, pending):
-    """``--complete``: the CA's certificate with the key of the request, fit for Entra ID."""
-    from . import certgen, certs
-    from .secrets import PasswordSource
-
-    key_password = (PasswordSource.from_prompt(lambda _text: plan.password.decode("utf-8"))
-                    if plan.password else None)
-    new = certgen.assemble(plan.complete, pending["key"], key_password=key_password)
-    checks = certs.validate(certs.LoadedCertificate(new.certificate, None, (), new.source))
-    failed = [f"{c['name']} ({c['detail']})" for c in checks["checks"]
-              if c["severity"] == "error" and not c["ok"]]
-    if failed or new.thumbprint == plan.current.thumbprint:
-        raise CertificateError(
-            f"The certificate {new.thumbprint} in '{plan.complete}' cannot replace the current "
-            f"one: {'; '.join(failed) or 'it is the current certificate'}.",
-            path=plan.complete, thumbprint=new.thumbprint,
-            hint="Give the certificate the CA issued for the request of --csr.")
-    return new
-
-
-def _csr_paths(out):
-    return {"key": str(Path(out).with_suffix(".key")), "csr": str(Path(out).with_suffix(".csr"))}
-
-
-def _self_signed(certificate):
-    if certificate.issuer != certificate.subject:
-        return False
-    try:
-        certificate.verify_directly_issued_by(certificate)
-        return True
-    except Exception:  # noqa: BLE001 - InvalidSignature, TypeError (key types), ValueError
-        return False
-
-
-@dataclasses.dataclass
-class _Plan:
-    profile: object
-    current: object            # LoadedCertificate with key
-    object_id: str
-    old_key_id: str            # None when keep_old and unknown
-    subject: object
-    sans: tuple
-    days: int
-    key_size: int
-    out: Path
-    keep_old: bool
-    complete: str = None
-    password: bytes = dataclasses.field(default=None, repr=False)
-    password_env: str = None
-    password_file: str = None
-
-
-def _plan(profile, *, days, key_size, subject, sans, out, password_env, password_file,
-          no_password, keep_old, graph, directory, prompt, csr, complete):
-    """Everything decided and checked before the first change; raises if anything is missing."""
-    from . import certgen, certs, tokens
-    from .secrets import password_source
-
-    if csr and complete:
-        raise ConfigurationError("--csr and --complete are two separate runs.",
-                                 hint="Run --csr first; --complete once the CA signed it.")
-    if profile.pfx_base64_env and not out:
-        raise ConfigurationError(
-            f"Profile '{profile.name}' reads its certificate from ${profile.pfx_base64_env}, so "
-            "there is no folder to put the new one in.",
-            hint="Pass --out NEW.pfx; the profile will then use that file.")
-    typed = {}
-
-    def remembering(text):  # the new PFX gets the password typed for the current one
-        typed["password"] = prompt(text)
-        return typed["password"]
-
-    current = tokens.load_profile_certificate(profile, prompt=remembering if prompt else None)
-    if not (csr or complete or _self_signed(current.certificate)):
-        raise ConfigurationError(
-            f"The certificate {current.thumbprint} of profile '{profile.name}' was issued by "
-            f"'{current.certificate.issuer.rfc4514_string()}'; a rotation here would replace it "
-            "with a self-signed one.",
-            hint=f"Ask your CA for the new one: run 'az entracert cert rotate --profile "
-                 f"{profile.name} --csr', have the request signed, then run 'az entracert cert "
-                 f"rotate --profile {profile.name} --complete --cert SIGNED.crt'.")
-    if not (password_env or password_file or no_password):  # protected like the current file
-        password_env, password_file = profile.password_env, profile.password_file
-    password = password_source(env=password_env, file=password_file, no_password=no_password
-                               ).get(purpose="password for the new PFX")
-    if password is None and not no_password and typed.get("password"):
-        password = typed["password"].encode("utf-8")
-    if password == b"":
-        raise ConfigurationError("The password for the new PFX is empty.",
-                                 hint="Give a non-empty password, or pass --no-password.")
-    object_id, old_key_id = _application_facts(profile, current, graph=graph,
-                                               directory=directory, need_key_id=not keep_old)
-    _, current_bits = certs.key_description(current.certificate)
-    key_size = int(key_size or (current_bits if current_bits in certgen.KEY_SIZES else 2048))
-    lifetime = current.certificate.not_valid_after_utc - current.certificate.not_valid_before_utc
-    days = int(days or max(1, round(lifetime / datetime.timedelta(days=1))))
-    if days < 1:
-        raise ConfigurationError(f"A validity of {days} days is not possible.",
-                                 hint="Use --days 1 or more.")
-    subject = certgen.parse_subject(subject) if subject else current.certificate.subject
-    sans = tuple(sans) if sans is not None else tuple(certs.subject_alt_names(current.certificate))
-    for san in sans:
-        certgen.parse_san(san)
-    out = Path(out).expanduser().resolve() if out else _next_to(profile.certificate)
-    if out.suffix.lower() not in (".pfx", ".p12"):
-        raise ConfigurationError(f"The output '{out}' should end in .pfx or .p12.",
-                                 hint="Name the file e.g. --out my-app.pfx.")
-    certgen.check_bundle_writable(out)
-    if csr:
-        for path in _csr_paths(out).values():
-            certgen.check_writable(path)
-    return _Plan(profile, current, object_id, old_key_id, subject, sans, days, key_size, out,
-                 keep_old, complete, password, password_env,
-                 str(Path(password_file).expanduser().resolve()) if password_file else None)
-
-
-def _application_facts(profile, current, *, graph, directory, need_key_id):
-    """The application's object id and the current certificate's keyId: from what we already
-    know, else from ``graph``, else by the application reading itself (if it may)."""
-    record = KnownKeys(directory).get(profile.client_id) or {}
-    object_id, key_id = record.get("objectId"), (record.get("keys") or {}).get(current.thumbprint)
-    if object_id and (key_id or not need_key_id):
-        return object_id, key_id
-    readers = [graph] if graph is not None else []
-    readers.append(admin_graph(profile, directory=directory))
-    refusals = []
-    for reader in readers:
-        try:
-            application = reader.find_application(profile.client_id)
-        except GraphError as exc:
-            refusals.append(exc.message)
-            continue
-        KnownKeys(directory).remember(application)
-        entry = next((e for e in application.get("keyCredentials") or []
-                      if entry_thumbprint(e) == current.thumbprint), None)
-        if entry is None:
-            raise ConfigurationError(
-                f"The certificate {current.thumbprint} of profile '{profile.name}' is not "
-                f"registered on application {profile.client_id}, so it cannot sign the addKey "
-                "proof.", hint="Register a certificate with 'az entracert app cert add', then "
-                               "point the profile at it.")
-        return application["id"], entry["keyId"]
-    raise ConfigurationError(
-        f"Rotation needs the object id of application {profile.client_id} and the keyId of its "
-        "current certificate, and they are not known yet: " + " ".join(refusals),
-        hint="Run the rotation once with --admin-profile NAME or --use-az-login (to look them "
-             "up); they are remembered afterwards.")
-
-
-def _next_to(certificate):
-    """``<folder>/<stem>-YYYYMMDD.pfx`` beside the current file (``-2``, ``-3``... if taken)."""
-    from .certgen import bundle_paths
-
-    current = Path(certificate)
-    stem = _DATED.sub("", current.stem)
-    day = utc_now().strftime("%Y%m%d")
-    for index in range(1, 1000):
-        candidate = current.with_name(f"{stem}-{day}{'' if index == 1 else f'-{index}'}.pfx")
-        taken = [*bundle_paths(candidate).values(), *map(Path, _csr_paths(candidate).values())]
-        if not any(p.exists() for p in taken):
-            return candidate
-    raise ConfigurationError(f"No free file name next to '{current}'.", hint="Pass --out PATH.")
 
 
 # --- Small helpers --------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ import uuid
 
 from . import odata
 from . import state as st
-from .graph_apps import ApplicationHandlers, public_view, too_long
+from .graph_apps import ApplicationHandlers, check_settable, public_view
 from .graph_keys import GraphError, bad_request, denied, not_found, utc_from_epoch
 from .state import is_guid
 from .wire import Response, json_response, origin_netlocs, parse_json
@@ -359,12 +359,8 @@ class _Call(ApplicationHandlers):
         for name, value in fields.items():
             if name in keep:
                 continue
-            if name not in SP_WRITABLE:
-                raise bad_request(f"Property '{name}' does not exist on type "
-                                  "'microsoft.graph.servicePrincipal' or cannot be set.")
-            if not isinstance(value, SP_WRITABLE[name]) or too_long(name, value):
-                raise bad_request(f"Invalid value specified for property '{name}' of resource "
-                                  "'ServicePrincipal'.")
+            check_settable(name, value, SP_WRITABLE, odata_type="microsoft.graph.servicePrincipal",
+                           resource="ServicePrincipal", covers_read_only=True)
         return copy.deepcopy(fields)
 
     def delete_service_principal(self):

@@ -39,8 +39,20 @@ READ_ONLY = {"id", "appId", "createdDateTime", "deletedDateTime", "publisherDoma
 MAX_LENGTH = {"displayName": 256, "description": 1024, "notes": 1024}
 
 
-def too_long(name, value):
+def _too_long(name, value):
     return isinstance(value, str) and len(value) > MAX_LENGTH.get(name, len(value))
+
+
+def check_settable(name, value, writable, *, odata_type, resource, covers_read_only=False):
+    """Refuse, with Graph's 400, a property ``writable`` does not name (``covers_read_only``: the
+    table also leaves out read-only ones, and the message allows for that) or a value of the wrong
+    JSON type or over Graph's length limit."""
+    if name not in writable:
+        raise bad_request(f"Property '{name}' does not exist on type '{odata_type}'"
+                          + (" or cannot be set." if covers_read_only else "."))
+    if not isinstance(value, writable[name]) or _too_long(name, value):
+        raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                          f"'{resource}'.")
 
 
 def public_view(value):
@@ -139,13 +151,9 @@ class ApplicationHandlers:
             elif name in READ_ONLY:
                 if value != app.get(name):
                     raise bad_request(f"Property '{name}' is read-only and cannot be set.")
-            elif name not in WRITABLE:
-                raise bad_request(f"Property '{name}' does not exist on type "
-                                  "'microsoft.graph.application'.")
-            elif not isinstance(value, WRITABLE[name]) or too_long(name, value):
-                raise bad_request(f"Invalid value specified for property '{name}' of resource "
-                                  "'Application'.")
             else:
+                check_settable(name, value, WRITABLE, odata_type="microsoft.graph.application",
+                               resource="Application")
                 app[name] = copy.deepcopy(value)
         _check_identifier_uris(data, app)
         _check_app_roles(app)
