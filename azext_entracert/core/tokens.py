@@ -33,6 +33,7 @@ from .errors import (
     EntraCertError,
     InputFileError,
     NetworkError,
+    PasswordError,
 )
 from .times import iso_z
 
@@ -268,6 +269,15 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
         if type(exc) is not InputFileError:  # the file is there but unreadable as a certificate
             raise
         raise _unreadable_certificate(profile, exc) from exc
+    except PasswordError as exc:
+        if password.given:  # the profile's own source failed: the message names it
+            raise
+        # Not "--password-env VAR": on 'cert rotate' that option is the new PFX's password.
+        raise PasswordError(
+            exc.message, path=exc.path,
+            hint="Keep the password's source in the profile: 'az entracert profile update --name "
+                 f"{profile.name} --password-env VAR' (or --password-file FILE), or run in a "
+                 "terminal to be prompted.") from exc
     if not loaded.has_private_key:
         raise CertificateError(
             f"The certificate file '{loaded.source}' of profile '{profile.name}' holds no private "

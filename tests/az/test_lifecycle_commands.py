@@ -141,3 +141,29 @@ def test_rotate_ca_issued_via_csr_and_complete_waits_out_replication(logged_in, 
     assert "No token yet for the new certificate" in stderr and "AADSTS700027" in stderr
     stored = emulator.application(app["appId"])["keyCredentials"]
     assert [k["customKeyIdentifier"] for k in stored] == [result["new"]["thumbprint"]]
+
+
+def test_rotate_of_a_locked_pfx_points_at_the_profiles_password_source(logged_in, app_profile,
+                                                                       tmp_path):
+    """'cert rotate --password-env' is the NEW PFX's password: when the current certificate's
+    password is missing, the hint is the profile's source, not that option."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    pfx, secret = tmp_path / "locked.pfx", tmp_path / "pw.txt"
+    pfx.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"locked", app_profile.private_key, app_profile.certificate, None,
+        serialization.BestAvailableEncryption(b"pw")))
+    secret.write_text("pw")
+    app = logged_in.store.get("app")
+    logged_in.store.add(profiles.new_profile(
+        "locked", tenant=app.tenant, client_id=app.client_id, certificate=str(pfx),
+        password_file=str(secret), authority_host=app.authority_host, ca_bundle=app.ca_bundle),
+        replace=True)
+    logged_in.store.update("locked", password_file=None)  # the source is gone
+
+    code, _, stderr = logged_in("entracert", "cert", "rotate", "--profile", "locked",
+                                "--admin-profile", "admin", check=False)
+    assert code == 1 and "protected by a password" in stderr and "Traceback" not in stderr
+    assert "'az entracert profile update --name locked --password-env VAR'" in stderr
+    assert "Give it with --password-env" not in stderr
+    assert not list(tmp_path.glob("locked-*.pfx"))

@@ -343,3 +343,18 @@ def test_a_server_asking_to_wait_an_hour_fails_at_once_and_does_not_lock_out(
         emulator.clear_faults()
     assert_clean_failure(result, "asked to wait 3600 s (1 h)")
     assert az("entracert", "token", "get", "--profile", "busy").out["source"] == "network"
+
+
+def test_a_short_retry_after_is_waited_for_with_a_notice_a_user_sees(az, emulator, make_app,
+                                                                      add_profile):
+    """No --debug, no --verbose: az's default output shows the one-line notice on stderr."""
+    app = make_app("az-short-wait")
+    add_profile("patient", app.pem_path, app.app_id)
+    emulator.add_fault(f"/{emulator.tenant_id}/oauth2/v2.0/token", status=503, retry_after=1)
+    try:
+        result = az("entracert", "token", "get", "--profile", "patient")
+    finally:
+        emulator.clear_faults()
+    assert result.out["source"] == "network"
+    notices = [line for line in result.stderr.splitlines() if "asking again in" in line]
+    assert len(notices) == 1 and "HTTP 503" in notices[0] and "1 s" in notices[0], result.stderr

@@ -81,3 +81,50 @@ def test_a_worker_uses_the_controllers_emulator_over_https(pytester, run):
     pytester.makepyfile(WORKER_REGISTERS)
     result = run("--entra-mode", "emulator", "-n", "1", subprocess=True)
     result.assert_outcomes(passed=1)
+
+
+TWO_IDENTITIES = '''
+import pytest
+
+
+@pytest.mark.parametrize("n", range(20))
+def test_two_identities(n, entra_token, entra_token_factory):
+    other = entra_token_factory(profile="other")
+    assert other.client_id != entra_token.client_id and other.value != entra_token.value
+
+
+def test_a_stranger_with_the_same_client_id_gets_no_cached_token(entra_token,
+                                                                 entra_token_factory):
+    assert entra_token.value  # the environment identity's token is in the shared cache
+    with pytest.raises(pytest.fail.Exception, match="AADSTS700027"):
+        entra_token_factory(profile="stranger")
+'''
+
+
+def test_workers_share_the_cache_per_identity_never_across_identities(
+        pytester, run, monkeypatch, tmp_path, emulator, make_app):
+    """Two identities over two workers: one token request each; a profile with the first one's
+    client id but a certificate its application never registered is refused by the authority,
+    not handed the first identity's cached token."""
+    from azext_entracert.core import profiles
+
+    mine, other = make_app("plugin-xdist-mine"), make_app("plugin-xdist-other", key_index=1)
+    where = dict(tenant=emulator.tenant_id, authority_host=emulator.authority_host,
+                 ca_bundle=emulator.ca_bundle)
+    store = profiles.ProfileStore(tmp_path / "azure-config" / "entracert")
+    store.add(profiles.new_profile("other", client_id=other.app_id, certificate=other.pem_path,
+                                   **where))
+    store.add(profiles.new_profile("stranger", client_id=mine.app_id,
+                                   certificate=other.pem_path, **where))
+    monkeypatch.setenv("AZURE_TENANT_ID", emulator.tenant_id)
+    monkeypatch.setenv("AZURE_CLIENT_ID", mine.app_id)
+    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", mine.pem_path)
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", emulator.authority_host)
+    monkeypatch.setenv("ENTRACERT_CA_BUNDLE", emulator.ca_bundle)
+    pytester.makepyfile(TWO_IDENTITIES)
+    result = run("-n", "2", subprocess=True)
+    result.assert_outcomes(passed=21)
+    asked = [r for r in emulator.requests_log() if r["path"].endswith("/oauth2/v2.0/token")]
+    assert sum(r["client_id"] == other.app_id for r in asked) == 1
+    # the environment identity once; the stranger once, refused (its certificate is not mine's)
+    assert sum(r["client_id"] == mine.app_id for r in asked) == 2
