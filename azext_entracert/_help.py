@@ -58,7 +58,7 @@ long-summary: Refuses a key that does not belong to the certificate.
 examples:
   - name: Assemble the CA's answer to a request made with 'cert csr'.
     text: az entracert cert assemble --cert my-app.crt --key my-app.key
-      --key-password-env KEY_PASSWORD --chain issuing-ca.pem root-ca.pem --out my-app.pfx
+      --key-password-env KEY_PASSWORD --chain issuing-ca.pem root-ca.pem --out my-app-ca.pfx
       --password-env PFX_PASSWORD
 """
 
@@ -227,7 +227,9 @@ long-summary: |
     Tokens are cached in $AZURE_CONFIG_DIR/entracert (mode 0600, locked across processes): a
     valid cached token is returned without any network request, without reading the
     certificate. Every token command warns when the certificate expires within 30 days, and
-    refuses an expired one before calling Entra ID.
+    refuses an expired one before calling Entra ID. When Entra ID asks to wait (Retry-After) up
+    to 60 s, the wait is shown on stderr in one line; a longer one fails at once, saying how
+    long. A failing server's answers are never cached: the next command after it recovers works.
 """
 
 helps["entracert token get"] = """
@@ -464,13 +466,16 @@ short-summary: Start the emulator in the background and print its endpoints once
 long-summary: |
     Prints the ready document: authority_host, tenant_id, graph_endpoint,
     resource_manager_endpoint, ca_bundle (the CA to trust), admin (client id and certificate of
-    an application allowed to manage applications) and pid. The emulator's output goes to
-    emulator.log in the state dir. Fails if an emulator already runs on the state dir.
+    an application allowed to manage applications), subscriptions and pid. The emulator's
+    output goes to emulator.log in the state dir. Fails if an emulator already runs on the
+    state dir.
 examples:
   - name: Start the emulator on a free port, with the default state dir.
     text: az entracert emulator start
   - name: Start it on port 8443 with its own state dir, refusing new credentials for 30 s.
     text: az entracert emulator start --state-dir ./.emulator --port 8443 --replication-delay 30
+  - name: Start it with a subscription, so a plain 'az login --service-principal' works.
+    text: az entracert emulator start --arm-subscriptions 00000000-0000-0000-0000-000000000001:Dev
   - name: Start it and keep its authority host for a test run.
     text: export EMULATOR=$(az entracert emulator start --query authority_host -o tsv)
 """

@@ -361,3 +361,7 @@ def _emulator_arguments(loader):
                    help="Seconds for which new applications, service principals and "
                         "certificates are refused at the token endpoint, as Entra's replication "
                         "lag does (default 0).")
+        c.argument("arm_subscriptions", options_list=["--arm-subscriptions"], nargs="+",
+                   help="Space-separated ID[:NAME] subscriptions its Resource Manager lists, so "
+                        "plain 'az login --service-principal' works (without "
+                        "--allow-no-subscriptions). Default: none.")

@@ -7,11 +7,12 @@ and ``stop`` need a running one and fail clearly without it.
 """
 
 
-def emulator_start(state_dir=None, port=0, replication_delay=None):
+def emulator_start(state_dir=None, port=0, replication_delay=None, arm_subscriptions=None):
     """Start the emulator detached; its ready document (endpoints, tenant, CA, admin, pid)."""
     from .emulator import service
 
-    return service.start(state_dir, port=port, replication_delay=replication_delay)
+    return service.start(state_dir, port=port, replication_delay=replication_delay,
+                         subscriptions=arm_subscriptions or ())
 
 
 def emulator_status(state_dir=None):

@@ -36,7 +36,7 @@ def parse_subscription(text):
     if not is_guid(sub_id.strip()):
         raise ConfigurationError(
             f"The subscription '{text}' does not start with a subscription id (a GUID).",
-            hint="Use --subscription 00000000-0000-0000-0000-000000000001[:My name].")
+            hint="Give ID[:NAME], e.g. 00000000-0000-0000-0000-000000000001:My name.")
     return sub_id.strip().lower(), name.strip() or DEFAULT_NAME
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..core.errors import ConfigurationError
 from ..core.profiles import config_dir
+from .arm import parse_subscription
 from .pki import private_state_dir
 
 READY_FILE = "emulator.json"
@@ -68,8 +69,9 @@ def status(state_dir=None):
     return found
 
 
-def start(state_dir=None, *, port=0, replication_delay=None):
-    """Start a detached emulator on ``state_dir`` and return its status once it is ready."""
+def start(state_dir=None, *, port=0, replication_delay=None, subscriptions=()):
+    """Start a detached emulator on ``state_dir`` and return its status once it is ready;
+    its Resource Manager lists ``subscriptions`` (``"ID[:NAME]"`` strings)."""
     state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigurationError(f"The port {port!r} is not a TCP port.",
@@ -77,6 +79,8 @@ def start(state_dir=None, *, port=0, replication_delay=None):
     if replication_delay is not None and not 0 <= replication_delay <= 3600:
         raise ConfigurationError(f"The replication delay {replication_delay} s is out of range.",
                                  hint="Use 0 to 3600 seconds.")
+    for subscription in subscriptions:
+        parse_subscription(subscription)  # refused here, not in a log the caller must read
     if state_dir.exists() and not state_dir.is_dir():
         raise ConfigurationError(f"The state dir '{state_dir}' exists and is not a folder.",
                                  hint="Give --state-dir a folder (it is created if missing).")
@@ -94,6 +98,8 @@ def start(state_dir=None, *, port=0, replication_delay=None):
                "--port", str(port)]
     if replication_delay is not None:
         command += ["--replication-delay", str(replication_delay)]
+    for subscription in subscriptions:
+        command += ["--subscription", subscription]
     log_path = state_dir / LOG_FILE
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -208,7 +214,8 @@ def client_settings(info):
             f"--endpoint-microsoft-graph-resource-id {authority}/ --skip-endpoint-discovery",
             "az cloud set -n EntracertEmulator",
             f"az login --service-principal -u {admin['client_id']} --certificate "
-            f"{admin['certificate']} --tenant {tenant} --allow-no-subscriptions  "
+            f"{admin['certificate']} --tenant {tenant}"
+            f"{'' if info.get('subscriptions') else ' --allow-no-subscriptions'}  "
             "(with REQUESTS_CA_BUNDLE and AZURE_CORE_INSTANCE_DISCOVERY=false)",
         ],
         "entracert": f"az entracert profile create --name emulator --tenant {tenant} "

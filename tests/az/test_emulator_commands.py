@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+SUBSCRIPTION = "2f6bd1c4-9a77-4f0e-8d2b-0a1c3e5f7b90"
+
 
 def alive(pid):
     """Whether ``pid`` is a live process (a zombie, waiting for init to reap it, is not)."""
@@ -40,9 +42,10 @@ def assert_clean_failure(result, *words):
 
 def test_start_use_show_and_stop_a_background_emulator(az, state_dir, tmp_path):
     started = az("entracert", "emulator", "start", "--state-dir", state_dir,
-                 "--replication-delay", "2.5").out
+                 "--replication-delay", "2.5", "--arm-subscriptions", f"{SUBSCRIPTION}:Dev").out
     assert started["running"] is True and alive(started["pid"])
-    assert started["replication_delay"] == 2.5  # passed on to the emulator
+    assert started["replication_delay"] == 2.5  # passed on to the emulator, as is
+    assert started["subscriptions"] == [{"id": SUBSCRIPTION, "name": "Dev"}]  # for plain az login
     assert started["authority_host"].startswith("https://127.0.0.1:")
     assert started["ca_bundle"] == str(state_dir / "ca.pem")
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
@@ -67,6 +70,7 @@ def test_start_use_show_and_stop_a_background_emulator(az, state_dir, tmp_path):
     host = started["authority_host"].split("://")[1]
     assert f"knownAuthorities: ['{host}']" in clients["msal_node"]
     assert "instance_discovery=False" in clients["msal_python"]
+    assert "--allow-no-subscriptions" not in clients["az"][2]  # it lists a subscription
     assert admin["client_id"] in clients["entracert"]
     table = az("entracert", "emulator", "status", "--state-dir", state_dir, "-o", "table").out
     assert str(started["pid"]) in table and "True" in table
@@ -98,6 +102,10 @@ def test_status_defaults_to_the_config_folder_and_a_failed_start_says_why(az, az
     default = az("entracert", "emulator", "status").out
     assert default["running"] is False
     assert default["state_dir"] == str(Path(az_env["AZURE_CONFIG_DIR"]) / "entracert" / "emulator")
+    refused = az("entracert", "emulator", "start", "--state-dir", state_dir,
+                 "--arm-subscriptions", "dev", check=False)
+    assert_clean_failure(refused, "'dev'", "subscription id", "ID[:NAME]")
+    assert not state_dir.exists()  # refused before anything was made
 
     state_dir.mkdir()
     (state_dir / "tenant.json").write_text("{not json")

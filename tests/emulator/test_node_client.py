@@ -39,10 +39,14 @@ def node_modules():
     return NODE_DIR / "node_modules"
 
 
-def run_client(node_modules, emulator, app, key_path, *, trust=True):
+def run_client(node_modules, emulator, app, key_path, *, trust=True, discovery=None):
+    """msal-node told of the emulator by ``knownAuthorities``, or else by ``discovery``, an
+    instance discovery answer given as its offline ``cloudDiscoveryMetadata``."""
     host = emulator.authority_host.split("://", 1)[1]
     settings = {"clientId": app.app_id, "authority": f"{emulator.authority_host}/"
-                f"{emulator.tenant_id}", "knownAuthorities": [host],
+                f"{emulator.tenant_id}",
+                **({"cloudDiscoveryMetadata": discovery} if discovery else
+                   {"knownAuthorities": [host]}),
                 "thumbprintSha256": certs.sha256_thumbprint(app.certificate),
                 "privateKeyPath": str(key_path), "scopes": ["https://graph.microsoft.com/.default"]}
     env = {"PATH": str(Path(shutil.which("node")).parent), "NODE_PATH": str(node_modules)}
@@ -79,6 +83,24 @@ def test_msal_node_gets_a_token_with_a_certificate(node_modules, emulator, node_
     tokens = [r for r in emulator.requests_log() if r["path"].endswith("/oauth2/v2.0/token")]
     assert [(r["status"], r["client_id"]) for r in tokens] == [(200, app.app_id)]
     assert tokens[0]["credential"].startswith("PS256 x5t#S256")
+
+
+def test_msal_node_takes_the_emulators_instance_discovery_as_offline_metadata(
+        node_modules, emulator, node_app):
+    """msal-node trusts an authority its ``cloudDiscoveryMetadata`` names in ``aliases`` with the
+    port, so the emulator's own answer (ENTRA-FACTS 8) must carry ``host:port``."""
+    import requests
+
+    discovery = requests.get(f"{emulator.authority_host}/common/discovery/instance",
+                             params={"api-version": "1.1", "authorization_endpoint":
+                                     f"{emulator.authority_host}/{emulator.tenant_id}/oauth2/"
+                                     "v2.0/authorize"}, verify=emulator.ca_bundle, timeout=10)
+    app, key_path = node_app
+    emulator.clear_log()
+    code, result = run_client(node_modules, emulator, app, key_path, discovery=discovery.text)
+    assert code == 0, result
+    assert emulator.verify_access_token(result["accessToken"])["appid"] == app.app_id
+    assert not [r for r in emulator.requests_log() if "discovery/instance" in r["path"]]
 
 
 def test_msal_node_without_the_emulators_ca_fails_on_tls(node_modules, emulator, node_app):

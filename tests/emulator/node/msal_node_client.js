@@ -10,9 +10,10 @@ async function main() {
     auth: {
       clientId: settings.clientId,
       authority: settings.authority,
-      // The emulator is not a known Microsoft cloud: without this msal-node asks
+      // The emulator is not a known Microsoft cloud: without one of these msal-node asks
       // login.microsoftonline.com for instance metadata.
       knownAuthorities: settings.knownAuthorities,
+      cloudDiscoveryMetadata: settings.cloudDiscoveryMetadata,
       clientCertificate: {
         thumbprintSha256: settings.thumbprintSha256,
         privateKey: fs.readFileSync(settings.privateKeyPath, "utf8"),
