@@ -11,9 +11,13 @@ command line that lands in shell history or CI logs.
 """
 import dataclasses
 import os
+import re
+from pathlib import Path
 
 MODES = ("auto", "live", "emulator", "off")
 DEFAULT_REFRESH_SKEW = 300  # seconds; MSAL, too, treats a token with under 5 minutes left as gone
+MAX_REFRESH_SKEW = 3000  # an Entra token lives 60-90 minutes: a larger skew refetches every test
+EXPLICIT_PROFILE = "pytest"  # the name of the identity made from tenant, client id and certificate
 LEVELS = {"cli": 3, "env": 2, "ini": 1, "default": 0}
 
 
@@ -26,6 +30,7 @@ class Setting:
     flag: bool = False
     choices: tuple = None
     default: object = None
+    path: bool = False  # an ini value is relative to the ini file's folder, a CLI/env one to cwd
 
     @property
     def option(self):
@@ -44,13 +49,13 @@ SETTINGS = (
     Setting("tenant", "directory (tenant) id or domain.", env="AZURE_TENANT_ID"),
     Setting("client_id", "application (client) id.", env="AZURE_CLIENT_ID"),
     Setting("cert", "PFX or PEM file with the certificate and its private key.",
-            env="AZURE_CLIENT_CERTIFICATE_PATH"),
+            env="AZURE_CLIENT_CERTIFICATE_PATH", path=True),
     Setting("pfx_base64_env", "name of an environment variable holding the base64 of a PFX "
             "(instead of --entra-cert; the usual CI secret)."),
     Setting("authority", "authority host, e.g. https://login.microsoftonline.us.",
             env="AZURE_AUTHORITY_HOST"),
     Setting("ca_bundle", "PEM bundle trusted for the authority (private authorities only).",
-            env="ENTRACERT_CA_BUNDLE"),
+            env="ENTRACERT_CA_BUNDLE", path=True),
     Setting("scope", "default scope(s) of entra_token; repeat or separate with spaces.",
             multiple=True),
     Setting("require", "fail the session at start (usage error) when no identity is configured.",
@@ -64,18 +69,22 @@ def add_options(parser):
     group = parser.getgroup("entra", "Entra ID tokens (entracert)")
     for setting in SETTINGS:
         env = f" Environment: {setting.env}." if setting.env else ""
+        if setting.path:
+            env += (f" Write {setting.option}=PATH: with a space, pytest takes PATH for a "
+                    "test path when it looks for its ini file.")
         if setting.flag:
             group.addoption(setting.option, action="store_true", default=None,
                             dest=f"entra_{setting.name}", help=setting.help)
         else:
             group.addoption(setting.option, action="append" if setting.multiple else "store",
                             default=None, choices=setting.choices, dest=f"entra_{setting.name}",
-                            metavar=setting.name.upper(), help=setting.help + env)
+                            metavar="PATH" if setting.path else setting.name.upper(),
+                            help=setting.help + env)
         parser.addini(setting.ini, type="bool" if setting.flag else "string", default=None,
                       help=setting.help)
     parser.addini("entra_refresh_skew", type="string", default=None,
                   help=f"seconds before expiry at which entra_token fetches a new token "
-                       f"(default {DEFAULT_REFRESH_SKEW}).")
+                       f"(0 to {MAX_REFRESH_SKEW}, default {DEFAULT_REFRESH_SKEW}).")
 
 
 def read_settings(config, environ=None):
@@ -89,16 +98,41 @@ def read_settings(config, environ=None):
         import pytest
 
         raise pytest.UsageError(f"entracert: entra_mode '{mode}' is not one of {', '.join(MODES)}.")
-    skew = config.getini("entra_refresh_skew")
-    try:
-        skew = DEFAULT_REFRESH_SKEW if skew in (None, "") else int(skew)
-    except ValueError:
+    resolved["refresh_skew"] = (_refresh_skew(config.getini("entra_refresh_skew")), "ini")
+    for option in _space_form_options(config):
         import pytest
 
-        raise pytest.UsageError(f"entracert: entra_refresh_skew '{skew}' is not a whole number "
-                                "of seconds.") from None
-    resolved["refresh_skew"] = (skew, "ini")
+        config.issue_config_time_warning(pytest.PytestConfigWarning(
+            f"entracert: {option} was given as '{option} PATH': pytest reads that PATH as a test "
+            "path when it looks for its ini file and rootdir, so it may have missed yours. "
+            f"Write {option}=PATH."), stacklevel=2)
     return resolved
+
+
+def _refresh_skew(text):
+    try:
+        skew = DEFAULT_REFRESH_SKEW if text in (None, "") else int(text)
+    except ValueError:
+        skew = None
+    if skew is None or not 0 <= skew <= MAX_REFRESH_SKEW:
+        import pytest
+
+        raise pytest.UsageError(
+            f"entracert: entra_refresh_skew '{text}' is not a whole number of seconds from 0 to "
+            f"{MAX_REFRESH_SKEW} (a token lives about 3600 s; the default is "
+            f"{DEFAULT_REFRESH_SKEW}).")
+    return skew
+
+
+def _space_form_options(config):
+    """Path options given as ``--entra-cert PATH``: pytest looks for its ini file and rootdir
+    before plugins add their options, so it takes that PATH for a test path and may anchor the
+    rootdir beside the certificate, missing the project's ini file. ``--entra-cert=PATH`` is safe.
+    """
+    args = [str(arg) for arg in config.invocation_params.args]
+    return [setting.option for setting in SETTINGS if setting.path
+            for option, value in zip(args, args[1:], strict=False)
+            if option == setting.option and value == config.getoption(f"entra_{setting.name}")]
 
 
 def _lookup(config, setting, environ):
@@ -109,7 +143,11 @@ def _lookup(config, setting, environ):
         return _normalize(setting, environ[setting.env].strip()), "env"
     value = config.getini(setting.ini)
     if value not in (None, "", []):
-        return _normalize(setting, value), "ini"
+        value = _normalize(setting, value)
+        if setting.path:  # as the ini file means it, wherever pytest is started from
+            folder = config.inipath.parent if config.inipath else config.rootpath
+            value = str(folder / Path(value).expanduser())
+        return value, "ini"
     return setting.default if not setting.multiple else (), "default"
 
 
@@ -218,7 +256,7 @@ def resolve_identity(settings, environ=None):
             raise NotConfigured("the Entra ID identity is incomplete: missing "
                                 + ", ".join(missing))
         profile = profiles.new_profile(
-            "pytest", tenant=settings["tenant"][0], client_id=settings["client_id"][0],
+            EXPLICIT_PROFILE, tenant=settings["tenant"][0], client_id=settings["client_id"][0],
             certificate=settings["cert"][0] if "cert" in explicit else None,
             pfx_base64_env=settings["pfx_base64_env"][0] if "pfx_base64_env" in explicit else None,
             # named even when unset: a PFX that needs it then says which variable to set
@@ -253,3 +291,43 @@ def _origin(authority):
     if authority and "://" not in authority:
         return f"https://{authority}"
     return authority.rstrip("/") if authority else None
+
+
+# The identity made from the plugin's settings is named "pytest" in the core's messages but is no
+# stored profile, so a hint that runs 'az entracert ... --name pytest' (or '--profile pytest') names
+# nothing real: it gives way to the setting that changes the same thing.
+_STORED_PROFILE_COMMAND = re.compile(
+    rf"[`']az entracert [^`']*--(?:name|profile) {EXPLICIT_PROFILE}\b[^`']*[`']")
+_SETTING_HINTS = (
+    (("--password-env", "--password-file"),
+     "Set AZURE_CLIENT_CERTIFICATE_PASSWORD to the certificate's password."),
+    (("--certificate", "app cert add"),
+     "Point --entra-cert=PATH (or AZURE_CLIENT_CERTIFICATE_PATH) at the certificate "
+     "registered on the application."),
+    (("--ca-bundle",),
+     "Trust the authority's CA with --entra-ca-bundle=PEM (or ENTRACERT_CA_BUNDLE)."),
+    (("profile show", "profile update", "--authority-host", "--cloud"),
+     "Check --entra-tenant (AZURE_TENANT_ID) and --entra-authority (AZURE_AUTHORITY_HOST)."),
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'])")
+
+
+def explain(error, profile=None):
+    """A core error as the plugin's one-line reason; ``profile`` is the identity it was about."""
+    if profile is None or profile.name != EXPLICIT_PROFILE or not error.hint:
+        return str(error)
+    hint = []
+    for sentence in _SENTENCE_END.split(error.hint):
+        # "Register it ...: `az entracert app cert add --profile pytest ...`, or `az ad ...`":
+        # keep the alternative that exists
+        sentence = re.sub(_STORED_PROFILE_COMMAND.pattern + r"(?: \([^)]*\))?, or (?=`)", "",
+                          sentence)
+        commands = _STORED_PROFILE_COMMAND.findall(sentence)
+        if commands:
+            named = " ".join(commands)
+            sentence = next((text for options, text in _SETTING_HINTS
+                             if any(option in named for option in options)), None)
+        if sentence and sentence not in hint:
+            hint.append(sentence)
+    message = error.message.replace(f"profile '{EXPLICIT_PROFILE}'", "the configured identity")
+    return " ".join([message, *hint])

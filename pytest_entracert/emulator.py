@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 APP_NAME = "entracert pytest"
+GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
 
 
 class SharedEmulator:
@@ -57,9 +58,12 @@ def profile_for(info):
     """The core profile of the emulator's test application: the same road as a live identity."""
     from azext_entracert.core.profiles import new_profile
 
+    # Live mode's default scope (public Graph), which the emulator also serves: a test that
+    # checks ``aud`` passes in both modes.
     return new_profile("emulator", tenant=info["tenant_id"], client_id=info["client_id"],
                        certificate=info["certificate"], authority_host=info["authority_host"],
-                       ca_bundle=info["ca_bundle"], check_name_rules=False)
+                       ca_bundle=info["ca_bundle"], scopes=(GRAPH_DEFAULT_SCOPE,),
+                       check_name_rules=False)
 
 
 class EntraEmulator:

@@ -14,6 +14,7 @@ from .config import EntraConfig, NotConfigured, add_options, read_settings, reso
 
 _STATE = pytest.StashKey()
 _WORKER_KEY = "entracert"
+MARKER_KEYWORDS = ("scopes", "profile")
 
 
 class _State:
@@ -125,6 +126,28 @@ def _core_call(function):
         raise
 
 
+def pytest_collection_modifyitems(config, items):
+    """Refuse a misspelt ``entra`` marker before any test runs: ``scope=`` silently ignored would
+    hand the test the default token. An xdist worker cannot stop the run cleanly, so there
+    ``entra_token`` fails each such test with the same words."""
+    if hasattr(config, "workerinput"):
+        return
+    for item in items:
+        error = _marker_error(item)
+        if error:
+            raise pytest.UsageError(error)
+
+
+def _marker_error(item):
+    for marker in item.iter_markers("entra"):
+        unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS))
+        if unknown or len(marker.args) > 1:
+            given = ", ".join(unknown) or f"{len(marker.args)} positional arguments"
+            return (f"entracert: @pytest.mark.entra on {item.nodeid} takes the keywords "
+                    f"{' and '.join(MARKER_KEYWORDS)} (or the scopes alone), not {given}.")
+    return None
+
+
 def pytest_report_header(config):
     entra = config.stash[_STATE].config
     if entra is None:
@@ -222,6 +245,9 @@ def entra_token(request, entra_token_factory):
     identity's default. Checked before each test: a token within ``entra_refresh_skew`` seconds
     of expiry is replaced, so a long run never hands out an expired one.
     """
+    error = _marker_error(request.node)
+    if error:
+        pytest.fail(error, pytrace=False)
     marker = request.node.get_closest_marker("entra")
     kwargs = dict(marker.kwargs) if marker else {}
     if marker and marker.args and "scopes" not in kwargs:

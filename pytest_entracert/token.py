@@ -88,7 +88,8 @@ class EntraTokenFactory:
         except EntraCertError as exc:
             import pytest
 
-            raise pytest.fail.Exception(f"entracert: {exc}", pytrace=False) from None
+            raise pytest.fail.Exception(f"entracert: {self.explain(exc, profile)}",
+                                        pytrace=False) from None
 
     def get(self, scopes=None, *, profile=None, force=False, claims=None):
         """Like calling the factory, but a failure raises the core's ``EntraCertError``.
@@ -129,6 +130,12 @@ class EntraTokenFactory:
         if self.redactor is not None:
             self.redactor.add(token.value)
         return token
+
+    def explain(self, error, profile=None):
+        """The core's error in words that fit the plugin's settings (see ``config.explain``)."""
+        from .config import explain
+
+        return explain(error, self.config.profile if profile is None else None)
 
     def _profile(self, name):
         if name is None or (self.config.profile and name == self.config.profile.name):
@@ -186,7 +193,8 @@ class EntraCredential:
         try:
             return self._factory.get(list(scopes), profile=self._profile, claims=claims)
         except EntraCertError as exc:
-            raise ClientAuthenticationError(message=str(exc)) from exc
+            raise ClientAuthenticationError(
+                message=self._factory.explain(exc, self._profile)) from exc
 
     def close(self):
         """Nothing to release: the cache belongs to the session."""
