@@ -263,9 +263,10 @@ helps["entracert token inspect"] = """
 type: command
 short-summary: Decode an access token (header, claims, times) and optionally verify it.
 long-summary: |
-    A token is a secret: given with --token it stays in your shell history, so prefer --file,
-    --stdin (e.g. piped from 'token get') or --profile (the profile's own token, from the cache
-    when possible). Times are shown in local time and UTC.
+    A token is a secret: given with --token it stays in your shell history (and --debug prints
+    az's raw arguments before any extension can mask them), so prefer --file, --stdin (e.g.
+    piped from 'token get') or --profile (the profile's own token, from the cache when
+    possible). Times are shown in local time and UTC.
     --verify adds 'verification': whether the token can be trusted (valid), why not (reasons),
     who vouches for its keys (trustedBy, jwksUri), the signature, the issuer and audience
     verdicts ({value, expected, valid}) and expired/notYetValid. The signing keys come only from
