@@ -155,36 +155,30 @@ def test_string_properties_are_limited_as_graph_limits_them(emulator, admin_head
                 {"notes": "n" * 1024}).status_code == 204
 
 
-def modes(folder):
-    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in [folder, *folder.iterdir()]}
-
-
-def test_the_state_folder_is_private_whatever_the_umask(tmp_path):
-    state_dir = tmp_path / "state"
-    process, _ = start_emulator(state_dir, umask=0)
+def modes_while_running(state_dir, *, umask=None):
+    """The modes of the state folder and its files while an emulator runs on it."""
+    process, _ = start_emulator(state_dir, umask=umask)
     try:
-        found = modes(state_dir)
+        return {p.name: stat.S_IMODE(p.stat().st_mode)
+                for p in [state_dir, *state_dir.iterdir()]}
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_state_folder_is_private_whatever_the_umask(tmp_path):
+    found = modes_while_running(tmp_path / "state", umask=0)
     assert found.pop("state") == 0o700
     assert found and all(mode == 0o600 for mode in found.values()), found
 
 
 def test_a_state_folder_with_wider_modes_is_tightened_at_start(tmp_path):
     state_dir = tmp_path / "state"
-    process, _ = start_emulator(state_dir)
-    process.terminate()
-    process.wait(timeout=10)
+    modes_while_running(state_dir)
     state_dir.chmod(0o755)
     for path in state_dir.iterdir():
         path.chmod(0o644)
-    process, _ = start_emulator(state_dir)
-    try:
-        found = modes(state_dir)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    found = modes_while_running(state_dir)
     assert found.pop("state") == 0o700
     assert all(mode == 0o600 for mode in found.values()), found
 
