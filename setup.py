@@ -34,7 +34,9 @@ setup(
         "pytest": STANDALONE + ["pytest>=7.4"],
         "dev": STANDALONE
         + ["pytest>=7.4", "pytest-xdist>=3.5", "azure-identity>=1.17", "azure-cli>=2.60", "wheel",
-           "ruff"],
+           "ruff",
+           # the plugin's async credential is tested in an azure-core aio pipeline
+           "pytest-asyncio>=0.23", "aiohttp>=3.9"],
     },
     entry_points={"pytest11": ["entracert = pytest_entracert.plugin"]},
     classifiers=[

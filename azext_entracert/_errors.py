@@ -22,7 +22,7 @@ types (``azure.cli.core.azclierror``), so az prints ``ERROR: <message>`` and the
                                                          Forbidden, 404 ResourceNotFound (exit 3),
                                                          5xx AzureInternal; else AzureResponseError
     RotationError             as its cause               the failed step's own error decides; the
-                                                         message adds what was done and what
+    OnboardingError                                      message adds what was done and what
                                                          remains (AzureResponseError without one)
     EntraCertError (other)    UnclassifiedUserFault
 
@@ -50,16 +50,18 @@ def _table():
         (core.TokenFormatError, az.InvalidArgumentValueError),
         (core.GraphError, _by_http_status),
         (core.RotationError, _by_cause),
+        (core.OnboardingError, _by_cause),
         (core.EntraCertError, az.UnclassifiedUserFault),
     )
 
 
 def _by_cause(error):
-    """The type the error that stopped a rotation step would have had on its own."""
+    """The type the error that stopped a rotation or onboarding step would have had on its own."""
     from azure.cli.core import azclierror as az
 
     cause = error.__cause__
-    if isinstance(cause, core.EntraCertError) and not isinstance(cause, core.RotationError):
+    if isinstance(cause, core.EntraCertError) and not isinstance(
+            cause, (core.RotationError, core.OnboardingError)):
         return type(to_az_error(cause))
     return az.AzureResponseError
 

@@ -103,7 +103,8 @@ long-summary: |
     pfx holds certificate, key and chain (mode 0600); pem holds the certificate and chain, plus
     the key when there is one (mode 0600 then); der holds the certificate alone (public).
     --password-env/--password-file open the input; --out-password-env, --out-password-file or
-    --out-no-password protect the output's key.
+    --out-no-password protect the output's key, and are refused when the output has none (der,
+    or an input without a key). --key-file is for a certificate given without its key.
 examples:
   - name: Turn a PFX into a PEM holding the certificate and an unencrypted key.
     text: az entracert cert convert --file my-app.pfx --password-env PFX_PASSWORD --to pem
@@ -277,7 +278,7 @@ long-summary: |
     (for v1 tokens, that cloud's sts host), unless --issuer says otherwise. A token that is not
     valid, including an expired one with a good signature, is printed and the command exits 1.
 examples:
-  - name: Inspect and verify a profile's token.
+  - name: Inspect and verify the token of the profile 'ci' (from the cache when possible).
     text: az entracert token inspect --profile ci --verify
   - name: Verify a token from elsewhere against the authority of the profile 'ci'.
     text: az entracert token inspect --file token.txt --profile ci --verify
@@ -310,26 +311,129 @@ examples:
 
 helps["entracert audit"] = """
 type: group
-short-summary: Read the audit trail of token requests.
-long-summary: Each request to Entra ID and each failure appends one line to
-    $AZURE_CONFIG_DIR/entracert/audit.jsonl (time, profile, tenant, client ID, certificate
-    SHA-256 thumbprint and serial, scopes, outcome, AADSTS code, correlation ID); never a token,
-    key or password. Cache hits are not recorded.
+short-summary: Read the audit trail of token requests and application changes.
+long-summary: Each request to Entra ID, each change made through Microsoft Graph and each failure
+    appends one line to $AZURE_CONFIG_DIR/entracert/audit.jsonl (time, profile, tenant, client
+    ID, certificate SHA-256 thumbprint and serial, scopes, outcome, AADSTS code, correlation ID);
+    never a token, key or password. A Graph change also records the application changed (appId)
+    and who made it (actor) - an entracert profile (name, client ID, tenant) or the account
+    signed in to az (name, user type, tenant). Cache hits are not recorded.
 """
 
 helps["entracert audit list"] = """
 type: command
 short-summary: List audit entries, oldest first.
+long-summary: Without --profile, lists every profile's entries (the default profile is not
+    assumed); --profile, --since and --limit narrow the list.
 examples:
   - name: Show the last day's entries of the profile 'ci' as a table.
     text: az entracert audit list --profile ci --since 1d -o table
   - name: Show the five most recent failures' AADSTS codes.
     text: az entracert audit list --limit 5 --query "[?outcome=='failure'].code"
+  - name: Show who changed which application's certificates, over every profile.
+    text: az entracert audit list --query "[?source=='graph'].[time,action,appId,actor.name]"
 """
 
 helps["entracert app"] = """
 type: group
-short-summary: Manage the application registration behind a profile.
+short-summary: Create and manage the application registration behind a profile.
+long-summary: |
+    These commands call Microsoft Graph as an identity allowed to manage applications: an
+    entracert profile of an administrative service principal (--admin-profile NAME, with
+    Application.ReadWrite.All) or the account signed in to az (--use-az-login).
+"""
+
+helps["entracert app create"] = """
+type: command
+short-summary: Create an application that signs in with a certificate, from nothing to a profile.
+long-summary: |
+    In one go: a self-signed certificate (--create-cert) or yours (--file), the application with
+    that certificate as its only credential (no client secret), its service principal, a wait
+    until Entra ID issues a token for the certificate (it replicates new applications in seconds
+    to minutes; progress is shown on stderr), and with --profile the profile, which takes its
+    tenant, cloud, authority host, Graph endpoint and CA bundle from the identity that called
+    Graph. A display name already in use is refused unless --allow-duplicate: Graph allows
+    duplicates, but they are easy to confuse. Every step is audited ('az entracert audit
+    list'); if a step fails, the error names what was created and the commands that finish or
+    undo it.
+examples:
+  - name: Against the local emulator, as its admin profile, make the default profile 'ci'.
+    text: az entracert app create --display-name ci-deploy --create-cert --out ci.pfx
+      --no-password --profile ci --default --admin-profile emu-admin
+  - name: Against Entra ID as the signed-in az account, the PFX password read from a variable.
+    text: az entracert app create --display-name ci-deploy --create-cert --out ci.pfx
+      --password-env CI_PFX_PASSWORD --profile ci --use-az-login
+  - name: Register a certificate you already have.
+    text: az entracert app create --display-name ci-deploy --file ci.pfx --password-file pw.txt
+      --profile ci --use-az-login
+"""
+
+helps["entracert app show"] = """
+type: command
+short-summary: Show an application (of a profile, or by --app-id) with its certificates.
+long-summary: Shows appId, object ids of the application and its service principal, sign-in
+    audience, registered certificates and the local profiles that use it.
+examples:
+  - name: Show the application of the profile 'ci'.
+    text: az entracert app show --profile ci --admin-profile admin
+"""
+
+helps["entracert app list"] = """
+type: command
+short-summary: List the applications the caller may see, with the local profiles of each.
+examples:
+  - name: List applications as a table, as the signed-in az account.
+    text: az entracert app list --use-az-login -o table
+"""
+
+helps["entracert app delete"] = """
+type: command
+short-summary: Delete an application and its service principal.
+long-summary: Asks for confirmation unless --yes is given. Local profiles of the application are
+    kept and listed (they can no longer sign in); delete them with 'az entracert profile
+    delete'.
+examples:
+  - name: Delete the application of the profile 'ci' without a prompt.
+    text: az entracert app delete --profile ci --admin-profile admin --yes
+"""
+
+helps["entracert app permission"] = """
+type: group
+short-summary: Request and grant an application's API permissions (application permissions).
+long-summary: |
+    Only application permissions (app roles) apply: a certificate signs in without a user, so
+    delegated permissions never reach its tokens. 'add' records the request on the application
+    (the portal's "API permissions"); --grant also gives admin consent by assigning the role to
+    the service principal, so the next token's roles claim carries it ('az entracert token get
+    --force-refresh' fetches one now).
+"""
+
+helps["entracert app permission add"] = """
+type: command
+short-summary: Request an application permission of an API, and with --grant consent to it.
+long-summary: An unknown --role is refused with the list of the API's application roles.
+examples:
+  - name: Let the profile 'ci' read users through Microsoft Graph, consent included.
+    text: az entracert app permission add --profile ci --api graph --role User.Read.All --grant
+      --admin-profile admin
+"""
+
+helps["entracert app permission list"] = """
+type: command
+short-summary: List the application permissions requested and granted.
+examples:
+  - name: Show the permissions of the profile 'ci' as a table.
+    text: az entracert app permission list --profile ci --admin-profile admin -o table
+"""
+
+helps["entracert app permission remove"] = """
+type: command
+short-summary: Stop requesting an application permission and withdraw its grant.
+long-summary: Tokens already issued keep the role until they expire.
+examples:
+  - name: Withdraw User.Read.All from the profile 'ci'.
+    text: az entracert app permission remove --profile ci --api graph --role User.Read.All
+      --admin-profile admin
 """
 
 helps["entracert app cert"] = """
@@ -374,7 +478,9 @@ type: command
 short-summary: Remove one certificate from the application (revocation in the Entra ID sense).
 long-summary: Identify it by --thumbprint or --key-id. Refuses, without --force, to remove the
     profile's own certificate or the application's last valid one. Asks for confirmation unless
-    --yes is given.
+    --yes is given. Removal stops new sign-ins with the certificate, but access tokens already
+    issued with it stay valid until they expire (up to about 60-90 minutes); a warning says so
+    and names the 'az entracert token clear' command that drops those cached on this machine.
 examples:
   - name: Remove an old certificate by thumbprint, without a confirmation prompt.
     text: az entracert app cert remove --profile ci
@@ -389,7 +495,8 @@ type: command
 short-summary: Report certificates that expire soon, across profiles; exit 1 when any does.
 long-summary: Checks each profile's local certificate and, with --admin-profile or
     --use-az-login, the certificates registered on its application. The JSON result is printed
-    first, so a CI job can both read it and fail on it.
+    first, so a CI job can both read it and fail on it; the error line says when each expired
+    certificate expired and how many more expire within --days.
 examples:
   - name: Fail a nightly job when a certificate expires within 30 days.
     text: az entracert app cert expiring --days 30

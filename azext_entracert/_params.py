@@ -18,7 +18,24 @@ def load_arguments(loader, _command):
     _profile_arguments(loader, get_enum_type)
     _token_arguments(loader)
     _lifecycle_arguments(loader)
+    _app_arguments(loader, get_enum_type)
     _emulator_arguments(loader)
+    _without_subscription(loader)
+
+
+# The commands that never use an Azure subscription. azure-cli gives every command its global
+# --subscription; the supported way to hide it is to ignore its '_subscription' argument (as
+# azure-cli's own 'config' and 'role' modules do). Only the commands that may call Graph as the
+# az account (--use-az-login: 'app ...' and 'cert rotate') keep it: it picks that account.
+_NO_SUBSCRIPTION = tuple(f"entracert {scope}" for scope in (
+    "cert create", "cert csr", "cert assemble", "cert show", "cert validate", "cert convert",
+    "cert check-revocation", "profile", "token", "audit", "emulator"))
+
+
+def _without_subscription(loader):
+    for scope in _NO_SUBSCRIPTION:
+        with loader.argument_context(scope) as c:
+            c.ignore("_subscription")
 
 
 def _certificate_arguments(loader, get_enum_type):
@@ -32,7 +49,7 @@ def _certificate_arguments(loader, get_enum_type):
                         "CI secret), instead of --file.")
         c.argument("key_file", options_list=["--key-file"],
                    help="Separate private key file (PEM or DER) for a certificate given without "
-                        "its key.")
+                        "its key; refused with a PFX or a PEM that holds one.")
         c.argument("key_password_env", options_list=["--key-password-env"],
                    help="Name of an environment variable holding the password of the key file.")
         c.argument("key_password_file", options_list=["--key-password-file"],
@@ -114,7 +131,7 @@ def _certificate_arguments(loader, get_enum_type):
         c.argument("out", options_list=["--out"], help="Output file.")
         c.argument("out_password_env", options_list=["--out-password-env"],
                    help="Name of an environment variable holding the password that protects the "
-                        "output's private key.")
+                        "output's private key (pfx, or pem with a key; refused otherwise).")
         c.argument("out_password_file", options_list=["--out-password-file"],
                    help="File whose content is the password that protects the output's private "
                         "key.")
@@ -169,7 +186,7 @@ def _profile_arguments(loader, get_enum_type):
                    help="Make this the default profile.")
         c.argument("out", options_list=["--out"], help="Output JSON file.")
         c.argument("force", options_list=["--force"], action="store_true",
-                   help="Replace what exists (the output file, or a profile of the same name).")
+                   help="Replace the output file if it exists.")
 
     with loader.argument_context("entracert profile update") as c:
         c.argument("tenant", options_list=["--tenant"], help="New tenant ID or domain.")
@@ -190,6 +207,8 @@ def _profile_arguments(loader, get_enum_type):
                    help="A file written by 'az entracert profile export'.")
         c.argument("name", options_list=["--name"],
                    help="Import under this name instead of the exported one.")
+        c.argument("force", options_list=["--force"], action="store_true",
+                   help="Replace a profile of the same name, if there is one.")
 
 
 def _token_arguments(loader):
@@ -246,6 +265,9 @@ def _token_arguments(loader):
                    help="Remove only this profile's tokens. Default: all cached tokens.")
 
     with loader.argument_context("entracert audit list") as c:
+        c.argument("profile", options_list=["--profile"],
+                   help="Only the entries of this profile. Default: every profile's entries "
+                        "(the whole trail).")
         c.argument("since", options_list=["--since"],
                    help="Only newer entries: an age (30m, 1h, 2d, 1w) or a date/time "
                         "(2026-06-09, 2026-06-09T14:00:00Z; local time without a zone).")
@@ -259,7 +281,8 @@ def _lifecycle_arguments(loader):
         "admin_profile": "Call Microsoft Graph as this entracert profile (a service principal "
                          "with Application.ReadWrite.All or Application.ReadWrite.OwnedBy).",
         "use_az_login": "Call Microsoft Graph as the account signed in to az (az login), on the "
-                        "active cloud's Graph endpoint.",
+                        "active cloud's Graph endpoint; az's --subscription picks another of its "
+                        "signed-in accounts.",
     }
     for group in ("entracert app cert", "entracert cert rotate"):
         with loader.argument_context(group) as c:
@@ -277,7 +300,8 @@ def _lifecycle_arguments(loader):
         c.argument("file_path", options_list=["--file"],
                    help="Certificate to register: .cer/.pem/.pfx. Only its public part is sent.")
         c.argument("display_name", options_list=["--display-name"],
-                   help="Name shown in the portal (at most 90 characters). Default: the subject.")
+                   help="Name shown in the portal, at most 90 characters (a longer one is "
+                        "refused, not cut). Default: the subject.")
         c.argument("password_env", options_list=["--password-env"],
                    help="Name of an environment variable holding the PFX password.")
         c.argument("password_file", options_list=["--password-file"],
@@ -347,6 +371,79 @@ def _lifecycle_arguments(loader):
                         "else the certificate's CA Issuers URL.")
         c.argument("ca_bundle", options_list=["--ca-bundle"],
                    help="PEM bundle of CAs to trust for HTTPS OCSP/CRL URLs.")
+
+
+def _app_arguments(loader, get_enum_type):
+    """app create|show|list|delete and app permission add|list|remove."""
+    commands = ("create", "show", "list", "delete", "permission add", "permission list",
+                "permission remove")
+    for command in commands:
+        with loader.argument_context(f"entracert app {command}") as c:
+            c.argument("admin_profile", options_list=["--admin-profile"],
+                       help="Call Microsoft Graph as this entracert profile (a service principal "
+                            "with Application.ReadWrite.All; granting roles also needs "
+                            "AppRoleAssignment.ReadWrite.All in Entra ID).")
+            c.argument("use_az_login", options_list=["--use-az-login"], action="store_true",
+                       help="Call Microsoft Graph as the account signed in to az (az login), on "
+                            "the active cloud's Graph endpoint.")
+            if command not in ("create", "list"):
+                c.argument("profile", options_list=["--profile"],
+                           help="Profile whose application is meant. Default: the "
+                                "environment's identity, else the default profile.")
+                c.argument("app_id", options_list=["--app-id"],
+                           help="Application (client) ID, instead of --profile.")
+    for command in ("permission add", "permission remove"):
+        with loader.argument_context(f"entracert app {command}") as c:
+            c.argument("api", options_list=["--api"],
+                       help="The API: graph (Microsoft Graph), arm (Azure Resource Manager), or "
+                            "its appId or identifier URI.")
+            c.argument("role", options_list=["--role"],
+                       help="Application permission (app role) of the API, e.g. "
+                            "User.Read.All. An unknown name lists the valid ones.")
+    with loader.argument_context("entracert app permission add") as c:
+        c.argument("grant", options_list=["--grant"], action="store_true",
+                   help="Also give admin consent: assign the role to the application's service "
+                        "principal, so its next token's roles claim carries it.")
+
+    with loader.argument_context("entracert app create") as c:
+        c.argument("display_name", options_list=["--display-name"],
+                   help="Name of the new application (at most 256 characters). An existing "
+                        "application of that name is refused unless --allow-duplicate.")
+        c.argument("create_cert", options_list=["--create-cert"], action="store_true",
+                   help="Create a self-signed certificate (CN = the display name) for it.")
+        c.argument("file_path", options_list=["--file"],
+                   help="Register this certificate instead: a PFX or PEM with its key (needed "
+                        "for --profile and to prove it signs in), or a .cer.")
+        c.argument("days", options_list=["--days"], type=int,
+                   help="With --create-cert: validity in days. Default: 365.")
+        c.argument("key_size", options_list=["--key-size"], arg_type=get_enum_type(_KEY_SIZES),
+                   help="With --create-cert: RSA key size in bits. Default: 2048.")
+        c.argument("out", options_list=["--out"],
+                   help="With --create-cert: the new PFX (mode 0600; .cer and .pem beside "
+                        "it). Default: DISPLAY-NAME.pfx in the current folder.")
+        c.argument("password_env", options_list=["--password-env"],
+                   help="Name of an environment variable holding the password of the new PFX "
+                        "(or of --file). The profile keeps reading it from there.")
+        c.argument("password_file", options_list=["--password-file"],
+                   help="File holding the password of the new PFX (or of --file). The profile "
+                        "keeps reading it from there.")
+        c.argument("no_password", options_list=["--no-password"], action="store_true",
+                   help="With --create-cert: write the PFX without a password (mode 0600).")
+        c.argument("profile", options_list=["--profile"],
+                   help="Create this profile for the new application, with the tenant, cloud, "
+                        "authority, Graph endpoint and CA bundle of the identity that called "
+                        "Graph.")
+        c.argument("make_default", options_list=["--default"], action="store_true",
+                   help="Make the new profile the default one.")
+        c.argument("sign_in_audience", options_list=["--sign-in-audience"],
+                   arg_type=get_enum_type(["AzureADMyOrg", "AzureADMultipleOrgs"]),
+                   help="Who may use the application: AzureADMyOrg is this tenant only.")
+        c.argument("allow_duplicate", options_list=["--allow-duplicate"], action="store_true",
+                   help="Create it even if an application of that display name exists (Graph "
+                        "allows it; it is refused by default).")
+        c.argument("verify_timeout", options_list=["--verify-timeout"], type=float,
+                   help="Seconds to wait for Entra ID to accept the new application "
+                        "(replication), trying again with growing pauses. Default: 300.")
 
 
 def _emulator_arguments(loader):

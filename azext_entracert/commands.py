@@ -1,6 +1,7 @@
 """The ``az entracert`` command table: names mapped to the functions in ``custom`` (certificates),
 ``custom_tokens`` (profiles, tokens, audit), ``custom_lifecycle`` (app certificates, rotation,
-revocation) and ``custom_emulator`` (the emulator as a background service)."""
+revocation), ``custom_app`` (applications and their permissions) and ``custom_emulator`` (the
+emulator as a background service)."""
 from ._errors import raise_az_error
 from ._support import confirm_on_terminal
 
@@ -57,6 +58,22 @@ def load_command_table(loader, _args):
                              table_transformer=lambda result: _app_cert_row(result["removed"]))
         group.custom_command("expiring", "app_cert_expiring", table_transformer=_expiring_table)
 
+    apps = CliCommandType(operations_tmpl="azext_entracert.custom_app#{}")
+    with loader.command_group("entracert app", custom_command_type=apps,
+                              exception_handler=raise_az_error) as group:
+        group.custom_command("create", "app_create", table_transformer=_app_created_row)
+        group.custom_show_command("show", "app_show", table_transformer=_app_row)
+        group.custom_command("list", "app_list", table_transformer=_apps_table)
+        group.custom_command("delete", "app_delete", confirmation=confirm_on_terminal)
+
+    with loader.command_group("entracert app permission", custom_command_type=apps,
+                              exception_handler=raise_az_error) as group:
+        group.custom_command("add", "app_permission_add", table_transformer=_permission_row)
+        group.custom_command("list", "app_permission_list",
+                             table_transformer=lambda rows: [_permission_row(r) for r in rows])
+        group.custom_command("remove", "app_permission_remove",
+                             table_transformer=_permission_row)
+
     service = CliCommandType(operations_tmpl="azext_entracert.custom_emulator#{}")
     with loader.command_group("entracert emulator", custom_command_type=service,
                               exception_handler=raise_az_error) as group:
@@ -88,6 +105,31 @@ def _app_cert_row(cert):
     return {"KeyId": cert["keyId"], "Thumbprint": cert["thumbprint"],
             "DisplayName": cert["displayName"], "End": cert["endDateTime"],
             "DaysLeft": cert["daysLeft"], "Local": cert["isLocal"]}
+
+
+def _app_created_row(result):
+    """``-o table`` for app create: the new identity and where its profile is."""
+    return {"AppId": result["appId"], "DisplayName": result["displayName"],
+            "Thumbprint": result["thumbprint"], "Profile": result["profile"],
+            "Certificate": result["certificate"]}
+
+
+def _app_row(app):
+    """One application (app show/list)."""
+    return {"AppId": app["appId"], "DisplayName": app["displayName"],
+            "SignInAudience": app["signInAudience"], "Created": app["createdDateTime"],
+            "Profiles": " ".join(app["profiles"])}
+
+
+def _apps_table(result):
+    """``-o table`` for app list: one row per application."""
+    return [_app_row(app) for app in result]
+
+
+def _permission_row(row):
+    """One application permission: which API, which role, asked for and granted."""
+    return {"Api": row["api"], "Role": row["role"], "RoleId": row["roleId"],
+            "Requested": row["requested"], "Granted": row["granted"]}
 
 
 def _app_certs_table(result):
@@ -153,7 +195,16 @@ def _inspect_row(result):
 
 
 def _audit_table(result):
-    """``-o table`` for audit list: one line per acquisition, rotation step or failure."""
+    """``-o table`` for audit list: one line per acquisition, Graph change or failure; for a
+    change, who made it (an entracert profile, or the az account) and on which application."""
     return [{"Time": e.get("time"), "Action": e.get("action"), "Outcome": e.get("outcome"),
              "Profile": e.get("profile"), "ClientId": e.get("clientId"),
-             "Scopes": " ".join(e.get("scopes") or []), "Code": e.get("code")} for e in result]
+             "Scopes": " ".join(e.get("scopes") or []), "Code": e.get("code"),
+             "Actor": _actor(e.get("actor")), "AppId": e.get("appId")} for e in result]
+
+
+def _actor(actor):
+    """``profile:admin`` or ``az:alice@contoso.com``: who called Graph, in one table cell."""
+    if not isinstance(actor, dict):
+        return None
+    return f"{'az' if actor.get('type') == 'az' else 'profile'}:{actor.get('name')}"

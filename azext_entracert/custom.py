@@ -121,11 +121,28 @@ def cert_convert(to, out, file_path=None, pfx_base64_env=None, password_env=None
 
     fileio.check_writable(out, overwrite=force)
     out_flags = ("--out-password-env", "--out-password-file", "--out-no-password")
-    exclusive(*zip(out_flags, (out_password_env, out_password_file, out_no_password), strict=True))
+    out_options = tuple(zip(out_flags, (out_password_env, out_password_file, out_no_password),
+                            strict=True))
+    exclusive(*out_options)
+    out_given = [flag for flag, value in out_options if value]
+    if out_given and to == "der":
+        _no_key_to_protect(out_given[0], "a DER file holds the certificate alone")
     loaded = load_certificate(file_path, pfx_base64_env, password_env, password_file,
                    key_file, key_password_env, key_password_file, require_key=to == "pfx")
+    if out_given and not loaded.has_private_key:
+        _no_key_to_protect(out_given[0], f"'{file_path or pfx_base64_env}' holds no private key")
     password = None
     if loaded.has_private_key and to in ("pfx", "pem"):
         password = new_file_password(out_password_env, out_password_file, out_no_password,
                                       purpose="password for the output", flags=out_flags)
     return certgen.convert(loaded, to, out, password=password, force=force)
+
+
+def _no_key_to_protect(flag, why):
+    """An output password option where the output has no key: refused rather than ignored."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+
+    raise InvalidArgumentValueError(
+        f"{flag} does not apply here: {why}, so the output has no private key to protect.",
+        recommendation=f"Leave out {flag}; the password options of the output are for --to pfx "
+                       "or pem with a key.")

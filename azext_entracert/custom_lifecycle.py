@@ -51,9 +51,18 @@ def app_cert_remove(cmd, profile=None, thumbprint=None, key_id=None, force=False
 
     _exactly_one(("--thumbprint", thumbprint), ("--key-id", key_id))
     chosen = _profile(profile)
-    return lifecycle.remove_certificate(_graph(cmd, admin_profile, use_az_login), chosen,
-                                        thumbprint=thumbprint, key_id=key_id, force=force,
-                                        app_id=app_id)
+    result = lifecycle.remove_certificate(_graph(cmd, admin_profile, use_az_login), chosen,
+                                          thumbprint=thumbprint, key_id=key_id, force=force,
+                                          app_id=app_id)
+    # Removal stops new sign-ins only: Entra ID cannot revoke an app-only access token.
+    clear = ("az entracert token clear" + (f" --profile {chosen.name}"
+                                           if result["removed"]["isLocal"] else ""))
+    logger.warning("Removed %s: Entra ID now refuses sign-ins with it, but access tokens "
+                   "already issued with it stay valid until they expire (up to about 60-90 "
+                   "minutes). If it was compromised, remove the tokens cached on this machine "
+                   "with '%s'.",
+                   result["removed"]["thumbprint"], clear)
+    return result
 
 
 def app_cert_expiring(cmd, days=30, profile_names=None, admin_profile=None, use_az_login=False):
@@ -67,9 +76,18 @@ def app_cert_expiring(cmd, days=30, profile_names=None, admin_profile=None, use_
     for warning in result["warnings"]:
         logger.warning(warning)
     if result["expiring"]:
-        exit_after_output(cmd.cli_ctx, f"{len(result['expiring'])} certificate(s) expire within "
-                                        f"{days} day(s).")
+        exit_after_output(cmd.cli_ctx, _expiring_summary(result["expiring"], days))
     return result
+
+
+def _expiring_summary(rows, days):
+    """One sentence per expired certificate (when), then how many more expire within ``days``."""
+    expired = [r for r in rows if r["expired"]]
+    said = [f"The {r['where']} certificate {r['thumbprint']} of profile '{r['profile']}' expired "
+            f"on {(r['notAfter'] or '?')[:10]}." for r in expired]
+    if len(rows) > len(expired):
+        said.append(f"{len(rows) - len(expired)} certificate(s) expire within {days} day(s).")
+    return " ".join(said)
 
 
 # --- cert rotate / check-revocation ------------------------------------------------------------
@@ -144,13 +162,19 @@ def _graph(cmd, admin_profile, use_az_login, *, required=True):
 
         resource = cmd.cli_ctx.cloud.endpoints.microsoft_graph_resource_id
         account = Profile(cli_ctx=cmd.cli_ctx)
+        # az's global --subscription picks the signed-in account (default: the active one).
+        subscription = cmd.cli_ctx.data.get("subscription_id")
+        signed_in = account.get_subscription(subscription)  # az's error if nobody signed in
 
         def token():
-            credentials, _, _ = account.get_raw_token(resource=resource)
+            credentials, _, _ = account.get_raw_token(resource=resource,
+                                                      subscription=subscription)
             return credentials[1]
 
+        actor = lifecycle.az_actor(signed_in["user"]["name"], user_type=signed_in["user"]["type"],
+                                   tenant=signed_in["tenantId"])
         # No CA bundle: like az itself, the az-login path trusts REQUESTS_CA_BUNDLE or the system.
-        return lifecycle.graph_client(resource, token)
+        return lifecycle.graph_client(resource, token, actor=actor)
     if required:
         from azure.cli.core.azclierror import RequiredArgumentMissingError
 

@@ -60,6 +60,10 @@ SETTINGS = (
             multiple=True),
     Setting("require", "fail the session at start (usage error) when no identity is configured.",
             flag=True, default=False),
+    Setting("emulator_state", "state dir of an emulator already running ('az entracert emulator "
+            "start --state-dir=DIR'): attach to it instead of starting one; implies "
+            "--entra-mode=emulator unless the mode is live, where entra_emulator uses it.",
+            env="ENTRACERT_EMULATOR_STATE", path=True),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -166,8 +170,11 @@ class EntraConfig:
 
     ``mode`` is the effective mode: ``live``, ``emulator`` or ``off`` (``auto`` resolves to
     ``live`` or ``off``). When ``enabled`` is false, ``skip_reason`` says why, and the token
-    fixtures skip with it. ``profile`` is the core profile tokens are asked for; ``scopes`` the
-    default scopes; ``cache_dir`` holds the token cache shared by xdist workers and later runs.
+    fixtures skip with it; or ``error`` does, when the identity is configured but cannot be used
+    (a certificate file that is not there, a PFX without its password), and they fail with it.
+    ``profile`` is the core profile tokens are asked for (None until the first fixture that
+    needs it resolves it); ``scopes`` the default scopes; ``cache_dir`` holds the token cache
+    shared by xdist workers and later runs.
     Override the fixture in a ``conftest.py`` to change it, e.g.
     ``return dataclasses.replace(entra_config, scopes=("api://my-api/.default",))``.
     """
@@ -182,6 +189,7 @@ class EntraConfig:
     refresh_skew: int = DEFAULT_REFRESH_SKEW
     require: bool = False
     sources: tuple = ()  # (setting, source) pairs: where each value came from
+    error: str = None
 
     @property
     def tenant(self):
@@ -227,19 +235,76 @@ class NotConfigured(Exception):
     """No usable identity; ``str()`` says what is missing and how to give it."""
 
 
+class Incomplete(NotConfigured):
+    """Some of the identity's settings are given, not all: ``what`` is missing."""
+
+    def __init__(self, what):
+        super().__init__(f"the Entra ID identity is incomplete: {what}")
+        self.what = what
+
+
+PASSWORD_ENV = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outline:
+    """The identity the settings name, known without importing the core or reading a file:
+    ``words`` for the report header, and ``problem``, what already shows it cannot work."""
+
+    words: str
+    problem: str = None
+
+
+def outline(settings, environ=None):
+    """The ``Outline`` of the identity the settings name, or raise ``NotConfigured``
+    (``Incomplete`` when some settings are given). Cheap: a suite that never asks for a token
+    pays no more for a configured identity than for none."""
+    environ = os.environ if environ is None else environ
+    explicit = _explicit(settings)
+    name, name_source = settings["profile"]
+    if name and LEVELS[name_source] >= max((LEVELS[s] for _, s in explicit.values()), default=0):
+        return Outline(f"az entracert profile {name}")
+    if explicit:
+        missing = [BY_NAME[n].option + (f" / {BY_NAME[n].env}" if BY_NAME[n].env else "")
+                   for n in ("tenant", "client_id") if n not in explicit]
+        if "cert" not in explicit and "pfx_base64_env" not in explicit:
+            missing.append("--entra-cert / AZURE_CLIENT_CERTIFICATE_PATH")
+        if missing:
+            raise Incomplete("missing " + ", ".join(missing))
+        pfx, variable = settings["cert"][0], settings["pfx_base64_env"][0]
+        where = f"certificate {pfx}" if pfx else f"PFX in ${variable}"
+        problem = None
+        if pfx and not Path(pfx).is_file():
+            problem = f"the certificate file '{pfx}' does not exist"
+        elif variable and not environ.get(variable, "").strip():
+            problem = f"the variable {variable} that should hold the PFX is empty"
+        elif ((variable or Path(pfx).suffix.lower() in (".pfx", ".p12"))
+              and not environ.get(PASSWORD_ENV)):
+            problem = f"{PASSWORD_ENV} is not set for the PFX (needed unless it has no password)"
+        return Outline(f"tenant {settings['tenant'][0]}, client id {settings['client_id'][0]}, "
+                       f"{where}", problem)
+    if _profile_store(environ).exists():
+        return Outline("the default az entracert profile")
+    raise NotConfigured(NOT_CONFIGURED)
+
+
+def _explicit(settings):
+    return {n: settings[n] for n in ("tenant", "client_id", "cert", "pfx_base64_env")
+            if settings[n][0]}
+
+
 def resolve_identity(settings, environ=None):
     """The core ``Profile`` the settings describe (live modes), or raise ``NotConfigured``.
 
     A profile named at a higher (or equal) precedence level than the explicit tenant/client
     id/certificate wins; otherwise the explicit values must be complete; with neither, the
-    default ``az entracert`` profile is used if there is one. Loading happens here, so a wrong
-    path or password fails at session start rather than in the first test.
+    default ``az entracert`` profile is used if there is one. The certificate is loaded here:
+    at session start with ``--entra-require`` or ``--entra-mode=live``, else when a test first
+    needs a token.
     """
     environ = os.environ if environ is None else environ
-    explicit = {n: settings[n] for n in ("tenant", "client_id", "cert", "pfx_base64_env")
-                if settings[n][0]}
-    if not explicit and not settings["profile"][0] and not _profile_store(environ).exists():
-        raise NotConfigured(NOT_CONFIGURED)  # the common case, decided without importing the core
+    outline(settings, environ)  # raises NotConfigured, deciding without importing the core
+    explicit = _explicit(settings)
     from azext_entracert.core import clouds, profiles
 
     explicit_level = max((LEVELS[src] for _, src in explicit.values()), default=0)
@@ -248,19 +313,12 @@ def resolve_identity(settings, environ=None):
     if name and LEVELS[name_source] >= explicit_level:
         profile = store.get(name)
     elif explicit:
-        missing = [BY_NAME[n].option + (f" / {BY_NAME[n].env}" if BY_NAME[n].env else "")
-                   for n in ("tenant", "client_id") if n not in explicit]
-        if "cert" not in explicit and "pfx_base64_env" not in explicit:
-            missing.append("--entra-cert / AZURE_CLIENT_CERTIFICATE_PATH")
-        if missing:
-            raise NotConfigured("the Entra ID identity is incomplete: missing "
-                                + ", ".join(missing))
         profile = profiles.new_profile(
             EXPLICIT_PROFILE, tenant=settings["tenant"][0], client_id=settings["client_id"][0],
             certificate=settings["cert"][0] if "cert" in explicit else None,
             pfx_base64_env=settings["pfx_base64_env"][0] if "pfx_base64_env" in explicit else None,
             # named even when unset: a PFX that needs it then says which variable to set
-            password_env="AZURE_CLIENT_CERTIFICATE_PASSWORD",
+            password_env=PASSWORD_ENV,
             authority_host=_origin(settings["authority"][0]), ca_bundle=settings["ca_bundle"][0],
             send_chain=environ.get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "").lower()
             in ("1", "true"), check_name_rules=False)
@@ -313,8 +371,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'])")
 
 
 def explain(error, profile=None):
-    """A core error as the plugin's one-line reason; ``profile`` is the identity it was about."""
-    if profile is None or profile.name != EXPLICIT_PROFILE or not error.hint:
+    """A core error as the plugin's one-line reason; ``profile`` is the identity it was about
+    (or its name)."""
+    if getattr(profile, "name", profile) != EXPLICIT_PROFILE or not error.hint:
         return str(error)
     hint = []
     for sentence in _SENTENCE_END.split(error.hint):

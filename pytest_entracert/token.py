@@ -1,13 +1,18 @@
-"""What tests hold: ``EntraToken`` values, the session's token factory and an azure-core
-credential.
+"""What tests hold: ``EntraToken`` values, the session's token factory and azure-core
+credentials, sync and async.
 
 All of them ask the core (``azext_entracert.core.tokens.acquire``) for tokens: the persistent,
 locked MSAL cache in ``EntraConfig.cache_dir`` is what makes every xdist worker and every later run
 share one token request per (identity, scopes). The factory only remembers the tokens it handed
 out, to check their expiry (with skew) before each test without touching the disk.
 """
+import asyncio
+import contextlib
+import hashlib
+import json
 import threading
 import time
+from pathlib import Path
 
 
 class EntraToken:
@@ -58,8 +63,9 @@ class EntraToken:
 
 
 class EntraTokenFactory:
-    """``factory(scopes=None, *, profile=None) -> EntraToken``: a token for the configured
-    identity (or the ``az entracert`` profile named), from the shared cache when it can.
+    """``factory(scopes=None, *, profile=None, client_id=None, certificate=None, tenant=None)
+    -> EntraToken``: a token for the configured identity, or for the one named (see
+    ``identity``), from the shared cache when it can.
 
     A token handed out before is handed out again until it comes within ``refresh_skew`` seconds
     of expiry; then a new one is fetched, bypassing the cache if it still holds the old one.
@@ -67,52 +73,132 @@ class EntraTokenFactory:
 
     When the core cannot get a token (wrong certificate, unknown tenant, unreachable authority),
     the test fails with the core's message (what, why, how to fix) and no traceback through MSAL
-    and requests; the error is remembered, so the next tests fail at once instead of asking the
-    authority again for every test.
+    and requests; the error is remembered for the run (``memo``, a ``RunMemo``, shares it with
+    every xdist worker), so the next tests fail at once instead of asking the authority again,
+    until ``entra_emulator`` changes an application, key or role grant.
     """
 
-    def __init__(self, config, *, redactor=None, clock=time.time):
+    def __init__(self, config, *, redactor=None, clock=time.time, memo=None):
         self.config = config
         self.redactor = redactor
         self.clock = clock
+        self.memo = memo
+        self._generation = 0  # of the run memo's emulator changes, when last looked at
         self._held = {}
         self._failed = {}
+        self._explicit = {}
         self._lock = threading.Lock()
 
-    def __call__(self, scopes=None, *, profile=None, force=False):
+    def __call__(self, scopes=None, *, profile=None, force=False, **identity):
         """The token; ``force=True`` asks the authority for a new one whatever the cache holds."""
         from azext_entracert.core.errors import EntraCertError
 
         try:
-            return self.get(scopes, profile=profile, force=force)
+            chosen = self.identity(profile, **identity)
+            return self.get(scopes, profile=chosen, force=force)
         except EntraCertError as exc:
             import pytest
 
-            raise pytest.fail.Exception(f"entracert: {self.explain(exc, profile)}",
+            raise pytest.fail.Exception(f"entracert: {self.explain(exc, profile, **identity)}",
                                         pytrace=False) from None
+
+    def identity(self, profile=None, *, client_id=None, certificate=None, tenant=None):
+        """The core ``Profile`` tokens are asked for: the configured identity by default;
+        ``profile`` may name an ``az entracert`` profile, or be a core ``Profile`` or an
+        application from ``entra_emulator.create_application(..., with_certificate=True)``;
+        ``client_id`` with ``certificate`` (a PFX or key + certificate PEM path) make an
+        identity on the spot, in the configured identity's tenant and authority unless
+        ``tenant`` says otherwise."""
+        if client_id or certificate or tenant:
+            if profile is not None or not (client_id and certificate):
+                raise TypeError("entracert: an explicit identity needs client_id= and "
+                                "certificate= (tenant= optional), and no profile=.")
+            return self._explicit_identity(client_id, certificate, tenant)
+        if profile is None or (isinstance(profile, str) and self.config.profile
+                               and profile == self.config.profile.name):
+            return self.config.profile
+        if isinstance(profile, str):
+            from azext_entracert.core.profiles import ProfileStore
+
+            return ProfileStore().get(profile)
+        from azext_entracert.core.profiles import Profile
+
+        chosen = getattr(profile, "profile", profile)  # an emulator application carries its own
+        if not isinstance(chosen, Profile):
+            raise TypeError(f"entracert: profile= takes a profile name, a core Profile or an "
+                            f"entra_emulator application, not {type(profile).__name__}.")
+        return chosen
+
+    def _explicit_identity(self, client_id, certificate, tenant):
+        from azext_entracert.core.profiles import new_profile
+
+        key = (client_id, str(certificate), tenant)
+        with self._lock:
+            if key not in self._explicit:  # load the certificate once, not for every token
+                base = self.config.profile
+                self._explicit[key] = new_profile(
+                    "explicit", client_id=client_id, certificate=certificate,
+                    tenant=tenant or (base and base.tenant),
+                    authority_host=base and base.authority_host,
+                    ca_bundle=base and base.ca_bundle, scopes=base.scopes if base else (),
+                    password_env="AZURE_CLIENT_CERTIFICATE_PASSWORD", check_name_rules=False)
+            return self._explicit[key]
 
     def get(self, scopes=None, *, profile=None, force=False, claims=None):
         """Like calling the factory, but a failure raises the core's ``EntraCertError``.
         ``claims`` (a resource's claims challenge) goes to the authority, never to a cache."""
         from azext_entracert.core.errors import EntraCertError
 
-        identity = self._profile(profile)
+        identity = self.identity(profile)
         scopes = _scope_list(scopes) or list(self.config.scopes) or identity.default_scopes
-        key = (identity.name, identity.client_id, tuple(scopes))
+        key = (identity.name, identity.tenant, identity.client_id, identity.thumbprint,
+               tuple(scopes))
         with self._lock:
+            self._forget_what_changed()
             if key in self._failed and not force:
                 raise self._failed[key].with_traceback(None)
             held = self._held.get(key)
             if (force or claims or held is None
                     or held.expires_within(self.config.refresh_skew, now=self.clock())):
                 try:
-                    held = self._fetch(identity, scopes, held, force, claims)
+                    held = self._fetch_once(identity, scopes, held, force, claims)
                 except EntraCertError as exc:
                     self._failed[key] = exc
                     raise
                 self._failed.pop(key, None)
                 self._held[key] = held
         return held
+
+    def _forget_what_changed(self):
+        """Drop the tokens held for applications the emulator changed since we last looked,
+        and every remembered failure (a change may have mended it)."""
+        if self.memo is None:
+            return
+        generation, changed = self.memo.changes()
+        if generation != self._generation:
+            since = self._generation
+            self._held = {key: token for key, token in self._held.items()
+                          if changed.get(token.client_id.lower(), 0) <= since}
+            self._failed.clear()
+            self._generation = generation
+
+    def _fetch_once(self, identity, scopes, expiring, force, claims):
+        """``_fetch``, whose failure is remembered for the whole run (every xdist worker): the
+        first process to ask holds the memo's lock while it asks; the others wait, then fail with
+        its answer instead of asking the authority again."""
+        if self.memo is None or claims:
+            return self._fetch(identity, scopes, expiring, force, claims)
+        from azext_entracert.core import tokens
+        from azext_entracert.core.errors import EntraCertError
+
+        with self.memo.failure(tokens.identity(identity), scopes) as failure:
+            if failure.error is not None and not force:
+                raise failure.error
+            try:
+                return self._fetch(identity, scopes, expiring, force, claims)
+            except EntraCertError as exc:
+                failure.remember(exc)
+                raise
 
     def _fetch(self, identity, scopes, expiring, force, claims=None):
         from azext_entracert.core import tokens
@@ -131,18 +217,12 @@ class EntraTokenFactory:
             self.redactor.add(token.value)
         return token
 
-    def explain(self, error, profile=None):
-        """The core's error in words that fit the plugin's settings (see ``config.explain``)."""
+    def explain(self, error, profile=None, **identity):
+        """The core's error in words that fit the plugin's settings (see ``config.explain``)
+        when it is about the configured identity; as the core said it otherwise."""
         from .config import explain
 
-        return explain(error, self.config.profile if profile is None else None)
-
-    def _profile(self, name):
-        if name is None or (self.config.profile and name == self.config.profile.name):
-            return self.config.profile
-        from azext_entracert.core.profiles import ProfileStore
-
-        return ProfileStore().get(name)
+        return explain(error, None if profile is not None or identity else self.config.profile)
 
     def __repr__(self):
         return (f"EntraTokenFactory(mode={self.config.mode!r}, client_id={self.config.client_id!r},"
@@ -159,17 +239,19 @@ class EntraCredential:
     ``additionally_allowed_tenants``.
     """
 
-    def __init__(self, factory, *, profile=None):
+    def __init__(self, factory, *, profile=None, **identity):
         self._factory = factory
-        self._profile = profile
+        self._profile, self._explicit = profile, identity  # resolved when a token is asked for
 
     def get_token(self, *scopes, claims=None, tenant_id=None, enable_cae=False, **kwargs):
+        __tracebackhide__ = True  # a failing test shows where it asked, not our frames
         from azure.core.credentials import AccessToken
 
         token = self._token(scopes, claims=claims, tenant_id=tenant_id)
         return AccessToken(token.value, int(token.expires_on))
 
     def get_token_info(self, *scopes, options=None):
+        __tracebackhide__ = True
         from azure.core.credentials import AccessTokenInfo
 
         options = options or {}
@@ -178,6 +260,7 @@ class EntraCredential:
         return AccessTokenInfo(token.value, int(token.expires_on), token_type=token.token_type)
 
     def _token(self, scopes, *, claims, tenant_id):
+        __tracebackhide__ = True
         from azure.core.exceptions import ClientAuthenticationError
 
         from azext_entracert.core.errors import EntraCertError
@@ -185,16 +268,18 @@ class EntraCredential:
         if not scopes:
             raise ValueError("EntraCredential.get_token needs at least one scope, "
                              "e.g. 'https://management.azure.com/.default'.")
-        identity = self._factory._profile(self._profile)
-        if tenant_id and tenant_id.lower() != identity.tenant.lower():
-            raise ClientAuthenticationError(
-                message=f"EntraCredential is for tenant {identity.tenant}; the SDK asked for "
-                        f"tenant {tenant_id}. Configure the identity of that tenant instead.")
         try:
-            return self._factory.get(list(scopes), profile=self._profile, claims=claims)
+            identity = self._factory.identity(self._profile, **self._explicit)
+            if tenant_id and tenant_id.lower() != identity.tenant.lower():
+                raise ClientAuthenticationError(
+                    message=f"EntraCredential is for tenant {identity.tenant}; the SDK asked "
+                            f"for tenant {tenant_id}. Configure the identity of that tenant "
+                            "instead.")
+            return self._factory.get(list(scopes), profile=identity, claims=claims)
         except EntraCertError as exc:
+            # The explanation says it all: the chain through MSAL and requests adds only noise.
             raise ClientAuthenticationError(
-                message=self._factory.explain(exc, self._profile)) from exc
+                message=self._factory.explain(exc, self._profile, **self._explicit)) from None
 
     def close(self):
         """Nothing to release: the cache belongs to the session."""
@@ -206,7 +291,138 @@ class EntraCredential:
         self.close()
 
     def __repr__(self):
-        return f"EntraCredential({self._factory!r})"
+        named = self._explicit.get("client_id") or getattr(self._profile, "client_id",
+                                                           self._profile)
+        return f"EntraCredential({named or 'the configured identity'!r})"
+
+
+class EntraAsyncCredential:
+    """azure-core's ``AsyncTokenCredential`` (and ``AsyncSupportsTokenInfo``) over an
+    ``EntraCredential``, for the SDKs' ``aio`` clients: the same identity, cache and errors.
+    The core's acquisition blocks (file locks, MSAL over ``requests``), so it runs in the
+    event loop's default executor, never on the loop itself."""
+
+    def __init__(self, credential):
+        self._credential = credential
+
+    async def get_token(self, *scopes, claims=None, tenant_id=None, enable_cae=False, **kwargs):
+        return await asyncio.to_thread(self._credential.get_token, *scopes, claims=claims,
+                                       tenant_id=tenant_id, enable_cae=enable_cae)
+
+    async def get_token_info(self, *scopes, options=None):
+        return await asyncio.to_thread(self._credential.get_token_info, *scopes,
+                                       options=options)
+
+    async def close(self):
+        """Nothing to release: the cache belongs to the session."""
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.close()
+
+    def __repr__(self):
+        return f"EntraAsyncCredential({self._credential!r})"
+
+
+class RunMemo:
+    """What the processes of one run (the xdist controller and its workers) tell each other
+    beyond the token cache, in a folder of the run that the controller removes when it ends: the
+    token requests that failed, and the applications ``entra_emulator`` changed.
+
+    ``changes.json`` counts the changes (``generation``) and notes, per client id, the
+    generation of its last change. A failure (``failures/<digest of identity and scopes>.json``,
+    keyed as the token cache is, plus the scopes) counts only in the generation it was met in:
+    a new resource, key or role grant may have mended it.
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._stamp, self._changes = None, (0, {})
+
+    def changes(self):
+        """``(generation, {client id: generation of its last change})``: a ``stat`` when nothing
+        changed since the last look, so every token request may ask."""
+        path = self.folder / "changes.json"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return self._changes
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            data = json.loads(path.read_text())
+            self._stamp, self._changes = stamp, (data["generation"], data["clients"])
+        return self._changes
+
+    def changed(self, client_ids, cache_dirs):
+        """Applications changed: their cached tokens leave the shared caches, then the generation
+        moves on, which ends every remembered failure and, in each process, the tokens held for
+        these client ids."""
+        from azext_entracert.core.cache import forget_client
+        from azext_entracert.core.fileio import PRIVATE, atomic_write, file_lock
+
+        for directory in cache_dirs:
+            for client_id in client_ids:
+                forget_client(directory, client_id)
+        path = self.folder / "changes.json"
+        with file_lock(path):
+            self._stamp = None
+            generation, clients = self.changes()
+            generation += 1
+            clients = {**clients, **{client_id.lower(): generation for client_id in client_ids}}
+            atomic_write(path, json.dumps({"generation": generation, "clients": clients}).encode(),
+                         mode=PRIVATE, overwrite=True)
+
+    @contextlib.contextmanager
+    def failure(self, identity, scopes):
+        """Hold the lock of this identity (``tokens.identity``) and scopes; yield its
+        ``_Failure``."""
+        from azext_entracert.core.cache import LOCK_TIMEOUT
+        from azext_entracert.core.fileio import file_lock
+
+        key = json.dumps([identity, sorted(scope.lower() for scope in scopes)], sort_keys=True)
+        path = self.folder / "failures" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+        with file_lock(path, timeout=LOCK_TIMEOUT):
+            yield _Failure(path, self.changes()[0])
+
+
+class _Failure:
+    """The failure remembered for one identity and scopes in this generation (``error``, None if
+    there is none), and ``remember(error)`` to keep one."""
+
+    def __init__(self, path, generation):
+        self.path, self.generation, self.error = path, generation, None
+        try:
+            data = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        if data["generation"] == generation:
+            self.error = _rebuilt(data["class"], data["fields"])
+
+    def remember(self, error):
+        from azext_entracert.core.fileio import PRIVATE, atomic_write
+
+        fields = {name: value for name, value in vars(error).items()
+                  if isinstance(value, (str, int, float, type(None)))}  # message, hint, code...
+        atomic_write(self.path, json.dumps({"generation": self.generation,
+                                            "class": type(error).__name__,
+                                            "fields": fields}).encode(),
+                     mode=PRIVATE, overwrite=True)
+
+
+def _rebuilt(name, fields):
+    """The core error another process met, as the same class with the same words and fields."""
+    from azext_entracert.core import errors
+
+    cls = getattr(errors, name, errors.EntraCertError)
+    if not (isinstance(cls, type) and issubclass(cls, errors.EntraCertError)):
+        cls = errors.EntraCertError
+    error = cls.__new__(cls)
+    errors.EntraCertError.__init__(error, fields.get("message", ""), hint=fields.get("hint"))
+    error.__dict__.update(fields)
+    return error
 
 
 def _scope_list(scopes):

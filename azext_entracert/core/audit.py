@@ -1,10 +1,20 @@
-"""The audit trail: one JSON line per token acquisition or failure, in ``audit.jsonl``.
+"""The audit trail, ``audit.jsonl``: one JSON line per token acquisition, Graph change or failure.
 
 Each line records who asked for what and how it went (time, profile, tenant, client id, the
 certificate's SHA-256 thumbprint and serial, scopes, outcome, AADSTS code, correlation id), never a
-token, key or password. Appends are safe across processes: the file is opened with ``O_APPEND`` and
-each line goes out in one ``os.write`` under the folder's lock, so concurrent writers never
-interleave or lose lines. Reading is tolerant: a damaged line is skipped and counted, not fatal.
+token, key or password.
+
+A change made through Microsoft Graph (``source`` "graph") also records ``appId``, the application
+changed, and ``actor``, the identity that called Graph: ``{"type": "profile", "name", "clientId",
+"tenant"}`` for an entracert profile, or ``{"type": "az", "name", "userType", "tenant"}`` for the
+account signed in to az (a user's sign-in name, or a service principal's client id). A command
+that changes something through a ``GraphClient`` passes ``actor=graph.actor``, which
+``lifecycle.admin_graph`` and the az adapter's client already carry; for a token line both are
+null (the profile is the one who asked).
+
+Appends are safe across processes: the file is opened with ``O_APPEND`` and each line goes out
+in one ``os.write`` under the folder's lock, so concurrent writers never interleave or lose lines.
+Reading is tolerant: a damaged line is skipped and counted, not fatal.
 """
 import datetime
 import json
@@ -36,7 +46,7 @@ class AuditEntries(list):
 
 def record(directory, *, profile, tenant, client_id, thumbprint_sha256, serial, scopes, outcome,
            source="network", code=None, correlation_id=None, detail=None, action="token",
-           now=None):
+           actor=None, app_id=None, now=None):
     """Append one line to ``directory``/audit.jsonl (created mode 0600) and return the entry.
 
     ``outcome`` is "success" or "failure"; ``code`` the AADSTS code of a failure; ``serial`` an
@@ -61,6 +71,8 @@ def record(directory, *, profile, tenant, client_id, thumbprint_sha256, serial, 
         "code": code,
         "correlationId": correlation_id,
         "detail": detail,
+        "appId": app_id,
+        "actor": actor,
     }
     entry = {key: _redact(value) for key, value in entry.items()}
     line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode("utf-8")

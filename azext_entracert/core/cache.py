@@ -5,7 +5,12 @@ A cached token counts only for the identity that obtained it (``tokens.identity`
 tenant, client id, authority, CA trust, certificate), so each identity has its own MSAL cache
 file, ``tokens/<digest of the identity>.json``: changing a profile's certificate, authority or CA
 bundle sends its next request to Entra, and clearing one profile's tokens leaves the others'
-alone. The document is MSAL's own (its cross-language schema), read directly by nothing else.
+alone. The document is MSAL's own (its cross-language schema), and MSAL is its only writer.
+
+A cache hit must cost no more than reading a profile, so ``TokenCache.cached`` reads the document
+itself, without importing MSAL (nor requests or cryptography), and answers exactly what MSAL's
+``acquire_token_for_client`` would answer from it (``msal_cache_hit``); anything else, including
+a token MSAL would refresh first, is left to MSAL.
 
 A cache file that cannot be parsed is set aside with a warning; what interrupted writes left
 behind (temporary files, which can hold tokens, and old set-aside copies) is removed under the
@@ -35,9 +40,11 @@ LOCK_TIMEOUT = 120
 class TokenCache:
     """One identity's MSAL token cache, ``tokens/<digest>.json`` (0600), under its own lock.
 
-    The document is MSAL's, plus one ``EntracertIdentity`` record naming the identity and the
+    The document is MSAL's, plus one ``EntracertIdentity`` record naming the identity, the
     thumbprint of the certificate that obtained its tokens (``thumbprint``), which ``clear`` and a
-    cache hit read.
+    cache hit read, and the authority as MSAL resolved it (``authority``: the ``environment`` and
+    ``realm`` it files tokens under; the realm comes from the tenant's discovery document), which
+    a lookup without MSAL needs.
     """
 
     def __init__(self, directory, identity):
@@ -45,6 +52,27 @@ class TokenCache:
         digest = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()
         self.path = Path(directory) / TOKEN_DIR / f"{digest[:32]}.json"
         self.thumbprint = None
+        self.authority = None
+
+    def cached(self, *, client_id, scopes, now):
+        """The access token entry MSAL would answer from this cache for ``scopes`` (read without
+        MSAL, no lock: writes replace the file atomically), or None where MSAL would ask Entra."""
+        if leftovers(self.path):  # rare: a killed write's temporary file may hold a token
+            with file_lock(self.path, timeout=LOCK_TIMEOUT):
+                remove_files(leftovers(self.path))
+        document = _read_document(self.path) or {}
+        record = _record(document)
+        authority = record.get("authority")
+        if not authority:  # written before we recorded it: MSAL answers, and the record is added
+            return None
+        try:
+            entry = msal_cache_hit(document, client_id=client_id, scopes=scopes, now=now,
+                                   environment=authority["environment"], realm=authority["realm"])
+        except (KeyError, TypeError, ValueError):  # an entry MSAL never wrote: MSAL decides
+            return None
+        if entry is not None:
+            self.thumbprint = record.get("thumbprint")
+        return entry
 
     @contextlib.contextmanager
     def open(self):
@@ -56,17 +84,72 @@ class TokenCache:
             remove_files(leftovers(self.path))
             cache = msal.SerializableTokenCache()
             document = _read_document(self.path, set_damage_aside=True)
+            before = None  # the record read, kept up to date even when MSAL changed nothing
             if document is not None:
-                self.thumbprint = _record(document).get("thumbprint")
+                before = _record(document)
+                self.thumbprint, self.authority = before.get("thumbprint"), before.get("authority")
                 document.pop(IDENTITY_KIND, None)
                 cache.deserialize(json.dumps(document))
             yield cache
-            if cache.has_state_changed:
+            record = {**self.identity, "thumbprint": self.thumbprint, "authority": self.authority}
+            if cache.has_state_changed or (before is not None and before != record):
                 document = json.loads(cache.serialize())
-                document[IDENTITY_KIND] = {"identity": {**self.identity,
-                                                        "thumbprint": self.thumbprint}}
+                document[IDENTITY_KIND] = {"identity": record}
                 atomic_write(self.path, json.dumps(document, indent=1).encode("utf-8"),
                              mode=PRIVATE, overwrite=True)
+
+
+AT_MINIMUM_LIFETIME = 300  # MSAL treats an access token expiring within 5 minutes as expired
+
+
+def msal_cache_hit(document, *, client_id, environment, realm, scopes, now):
+    """The access token entry MSAL's ``acquire_token_for_client(scopes)`` answers from
+    ``document`` without the network, or None when it would ask Entra (which includes an entry
+    past its ``refresh_on``: MSAL refreshes it first, keeping it only as a fallback).
+
+    This is MSAL Python's own lookup, rule for rule (``ClientApplication.
+    _acquire_token_silent_from_cache_and_possibly_refresh_it`` over ``TokenCache.search`` in
+    msal 1.39); tests/core/test_fast_path.py holds it to the installed MSAL's answers:
+    - first the entry filed under the exact key (lowercased ``-environment-AccessToken-client-
+      realm-sorted scopes``), then every other entry, in file order, whose target holds all
+      ``scopes`` (exactly, case and all) and that has no extended cache key (MSAL's search also
+      skips expired entries here, which the next rule drops anyway);
+    - an entry counts only with ``home_account_id`` null and MSAL's ``client_id``, ``realm`` and
+      ``environment`` (the authority's host, lowercase) exactly;
+    - the first with at least ``AT_MINIMUM_LIFETIME`` seconds left is the answer, unless its
+      ``refresh_on`` has passed.
+    """
+    entries = document.get("AccessToken") or {}
+    query = {"home_account_id": None, "environment": environment, "client_id": client_id,
+             "realm": realm}
+    target = sorted(scopes)
+    preferred = entries.get("-".join(["", environment, "AccessToken", client_id, realm,
+                                      " ".join(target)]).lower()) if target else None
+    candidates = [preferred] if preferred and _filed_under(preferred, query) else []
+    candidates += [entry for entry in entries.values()
+                   if entry != preferred and _filed_under(entry, query)
+                   and set(target) <= set(entry.get("target", "").split())
+                   and "ext_cache_key" not in entry]
+    for entry in candidates:
+        if int(entry["expires_on"]) - now < AT_MINIMUM_LIFETIME:
+            continue
+        if "refresh_on" in entry and int(entry["refresh_on"]) < now:
+            return None
+        return entry
+    return None
+
+
+def _filed_under(entry, query):
+    """MSAL's ``is_subdict_of(query, entry)``: every field present, with the same value."""
+    return all(key in entry and entry[key] == value for key, value in query.items())
+
+
+def entry_of(cache, access_token):
+    """The entry of ``access_token`` in an open MSAL cache (for its ``expires_on``), or None."""
+    import msal
+
+    return next(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
+                             query={"secret": access_token}), None)
 
 
 def _read_document(path, *, set_damage_aside=False):
@@ -98,6 +181,27 @@ def _read_document(path, *, set_damage_aside=False):
 def _record(document):
     """Our identity record inside a cache document ({} when absent)."""
     return (document.get(IDENTITY_KIND) or {}).get("identity") or {}
+
+
+def forget_client(directory, client_id):
+    """Remove the cached access tokens issued to ``client_id``, in every identity's cache, and
+    return how many: its application's keys or role grants changed, so they no longer say what
+    the authority would issue now."""
+    folder = Path(directory) / TOKEN_DIR
+    removed = 0
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        with file_lock(path, timeout=LOCK_TIMEOUT):
+            document = _read_document(path) or {}
+            tokens = document.get("AccessToken") or {}
+            stale = [key for key, entry in tokens.items()
+                     if entry.get("client_id", "").lower() == client_id.lower()]
+            if stale:
+                for key in stale:
+                    del tokens[key]
+                atomic_write(path, json.dumps(document, indent=1).encode("utf-8"), mode=PRIVATE,
+                             overwrite=True)
+            removed += len(stale)
+    return removed
 
 
 def clear(directory, profile=None):

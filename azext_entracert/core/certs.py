@@ -124,6 +124,12 @@ def load(path=None, *, password=None, key_path=None, key_password=None, pfx_base
         data = read_input(source, what="certificate file")
         loaded = _load_any(data, source, password)
     if key_path is not None:
+        if loaded.private_key is not None:  # which key would be meant is anyone's guess
+            raise ConfigurationError(
+                f"'{source}' already holds the private key of the certificate "
+                f"{loaded.thumbprint}; a separate key file ('{key_path}') is only for a "
+                "certificate given without its key.",
+                hint="Leave out --key-file (a PFX, or a PEM with its key, needs none).")
         key = load_private_key(key_path, key_password or password)
         loaded = dataclasses.replace(loaded, private_key=key)
     if loaded.private_key is not None and not key_matches(loaded.private_key, loaded.certificate):

@@ -21,8 +21,10 @@ adapters use: the az layer maps the classes onto azure-cli's error types in one 
     ├── TokenFormatError          a string given as a token is not a readable JWT, or its
     │                             signature does not verify
     ├── GraphError                Microsoft Graph refused a call (HTTP status, Graph error code)
-    └── RotationError             a certificate rotation stopped part-way (steps done, commands
-                                  that finish it); its cause is the error of the failed step
+    ├── RotationError             a certificate rotation stopped part-way (steps done, commands
+    │                             that finish it); its cause is the error of the failed step
+    └── OnboardingError           'app create' stopped part-way (what was created, the commands
+                                  that finish or undo it); its cause is the failed step's error
 
 Messages never contain a password, a private key or a token.
 """
@@ -140,3 +142,15 @@ class RotationError(EntraCertError):
         super().__init__(message, hint=hint)
         self.steps = steps
         self.remaining = remaining
+
+
+class OnboardingError(EntraCertError):
+    """Creating an application stopped part-way: ``steps`` done so far, ``created`` what exists
+    now, ``remaining`` the commands that finish the job and ``undo`` those that remove it."""
+
+    def __init__(self, message, *, steps, created, remaining, undo, hint=None):
+        super().__init__(message, hint=hint)
+        self.steps = steps
+        self.created = created
+        self.remaining = remaining
+        self.undo = undo

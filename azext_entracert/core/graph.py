@@ -12,6 +12,10 @@ from urllib.parse import quote
 from .errors import ConfigurationError, GraphError
 from .times import iso_z, utc_now
 
+# Graph keeps at most 90 characters of a keyCredential's displayName and silently shortens a
+# longer one (ENTRA-FACTS 5.2): a name the user chose is refused instead of cut.
+DISPLAY_NAME_MAX = 90
+
 
 def key_credential(loaded, *, display_name=None, now=None):
     """A new keyCredential for ``loaded``'s certificate, dates clipped to its validity (as az does:
@@ -20,10 +24,17 @@ def key_credential(loaded, *, display_name=None, now=None):
     now = now or utc_now()
     start = max(now, certificate.not_valid_before_utc + datetime.timedelta(seconds=1))
     end = certificate.not_valid_after_utc - datetime.timedelta(seconds=1)
+    if display_name and len(display_name) > DISPLAY_NAME_MAX:
+        raise ConfigurationError(
+            f"The display name '{display_name}' has {len(display_name)} characters; Microsoft "
+            f"Graph keeps at most {DISPLAY_NAME_MAX} of a certificate credential's name and "
+            "would cut the rest.",
+            hint=f"Pass a --display-name of at most {DISPLAY_NAME_MAX} characters.")
     return {
         "@odata.type": "#microsoft.graph.keyCredential",
         "customKeyIdentifier": None,  # Graph derives the SHA-1 thumbprint
-        "displayName": (display_name or certificate.subject.rfc4514_string())[:90],
+        # The default, the subject, is shortened: the user did not choose it.
+        "displayName": display_name or certificate.subject.rfc4514_string()[:DISPLAY_NAME_MAX],
         "endDateTime": iso_z(end),
         "key": base64.b64encode(loaded.der).decode("ascii"),
         "keyId": str(uuid.uuid4()),
@@ -34,12 +45,17 @@ def key_credential(loaded, *, display_name=None, now=None):
 
 
 class GraphClient:
-    """Calls ``{endpoint}/v1.0/...`` with a bearer token from ``token_provider()``."""
+    """Calls ``{endpoint}/v1.0/...`` with a bearer token from ``token_provider()``.
 
-    def __init__(self, *, endpoint, token_provider, http):
+    ``actor`` says who those tokens belong to (``lifecycle.profile_actor``/``az_actor``), so
+    that whoever changes something through this client can audit who did it.
+    """
+
+    def __init__(self, *, endpoint, token_provider, http, actor=None):
         self.endpoint = endpoint.rstrip("/")
         self._token_provider = token_provider
         self._http = http
+        self.actor = actor
 
     def call(self, method, path, *, params=None, body=None):
         """One Graph call; the parsed JSON (or None for 204), GraphError on any refusal."""
@@ -62,8 +78,9 @@ class GraphClient:
             raise _graph_error(method, path, response.status_code, payload)
         return payload
 
-    def find_application(self, app_id):
-        """The application with ``appId`` (keys included), or GraphError if there is none."""
+    def find_application(self, app_id, *, select="id,appId,displayName,keyCredentials"):
+        """The application with ``appId`` (``select``ed properties; keys by default), or
+        GraphError if there is none."""
         literal = str(app_id).replace("'", "''")  # an OData string literal: quotes doubled
         found = self.call("GET", "applications", params={
             "$filter": f"appId eq '{literal}'", "$select": "id,appId,displayName"}).get("value", [])
@@ -73,9 +90,19 @@ class GraphClient:
                              hint="Check the client id and that the signed-in identity may read "
                                   "applications (Application.ReadWrite.All).")
         return self.call("GET", f"applications/{quote(found[0]['id'])}",
-                         params={"$select": "id,appId,displayName,keyCredentials"})
+                         params={"$select": select})
 
-    def create_application(self, display_name, *, certificates=()):
+    def service_principal(self, app_id):
+        """The service principal of application ``app_id``, or None when it has none."""
+        try:
+            return self.call("GET", f"servicePrincipals(appId='{quote(str(app_id))}')",
+                             params={"$select": "id,appId,displayName"})
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_application(self, display_name, *, certificates=(), sign_in_audience=None):
         """A new application registering ``certificates``.
 
         As in Entra ID, this creates no service principal: the application cannot sign in
@@ -86,7 +113,8 @@ class GraphClient:
                                      hint="Pass --display-name NAME.")
         return self.call("POST", "applications", body={
             "displayName": display_name,
-            "keyCredentials": [key_credential(c) for c in certificates]})
+            "keyCredentials": [key_credential(c) for c in certificates],
+            **({"signInAudience": sign_in_audience} if sign_in_audience else {})})
 
     def create_service_principal(self, app_id):
         """The service principal that lets application ``app_id`` sign in to this tenant."""

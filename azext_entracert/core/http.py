@@ -11,7 +11,6 @@ A POST (the token endpoint, Graph's addKey/removeKey, a PATCH) is sent once; its
 whether another attempt is safe. A server asking to wait (``Retry-After``) longer than
 ``MAX_WAIT`` seconds is never slept through: the request fails at once saying how long.
 """
-import email.utils
 import hashlib
 import logging
 import os
@@ -100,6 +99,8 @@ def retry_wait(response, attempt):
     if header.isdigit():
         wait = int(header)
     elif header:
+        import email.utils  # here: a cache hit imports this module (trust_fingerprint), not it
+
         try:
             wait = max(0, email.utils.parsedate_to_datetime(header).timestamp() - time.time())
         except (TypeError, ValueError):

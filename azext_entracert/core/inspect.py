@@ -101,16 +101,17 @@ def _unverified(token):
     import jwt  # lazy: az loads this module at start-up
 
     _segments(token)
-    problem = "header is not base64url-encoded JSON"
     try:
-        header = jwt.get_unverified_header(token)
-        problem = "payload (the claims) is not a base64url-encoded JSON object"
+        header = jwt.get_unverified_header(token)  # decodes all three parts' base64, too
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.exceptions.DecodeError as exc:
         # PyJWT's own text is not shown, to be sure no fragment of the token reaches the user;
-        # it only tells which part failed ("Invalid crypto padding" is the signature).
-        if "crypto" in str(exc):
-            problem = "signature is not base64url-encoded"
+        # it only tells which part failed: "Invalid header/payload/crypto ..." (crypto is the
+        # signature), whichever call raised it.
+        text = str(exc)
+        problem = ("payload (the claims) is not a base64url-encoded JSON object"
+                   if "payload" in text else "signature is not base64url-encoded"
+                   if "crypto" in text else "header is not base64url-encoded JSON")
         raise TokenFormatError(
             f"The token ({len(token)} characters) is not a readable JWT: its {problem}.",
             hint="Check that the whole token was copied, without quotes or line breaks.") from None

@@ -4,7 +4,9 @@ Who calls Graph is the caller's choice: a ``GraphClient`` built over an administ
 (``admin_graph``) or over the signed-in Azure CLI account (the az adapter supplies that token
 provider; the core never imports azure.cli). Rotation, which needs neither, is in ``rotation``.
 
-Every change is audited (``app-cert-add``, ``app-cert-remove``) and every application we read is
+Every change is audited (``app-cert-add``, ``app-cert-remove``) with who made it: the client's
+``actor`` (``profile_actor``/``az_actor``), set where the client is built, so ``audit_change(...,
+actor=graph.actor, app_id=...)`` is all a new command needs. Every application we read is
 remembered in ``KnownKeys`` (object id and keyId per thumbprint: not secret), because an
 application usually may not read itself, yet rotating with its own certificate needs both.
 """
@@ -13,16 +15,25 @@ import binascii
 import datetime
 import hashlib
 import json
+import logging
 import re
+import time
 from pathlib import Path
 
 from . import audit
-from .errors import CertificateError, ConfigurationError
+from .errors import AuthenticationError, CertificateError, ConfigurationError, NetworkError
 from .fileio import locked_json_update
 from .times import parse_iso, utc_now
 
+logger = logging.getLogger("entracert")
 _HEX_SHA1 = re.compile(r"^[0-9A-Fa-f]{40}$")
 KNOWN_KEYS = "known_keys.json"
+# What Graph just wrote and Entra ID's token endpoint may not know yet (ENTRA-FACTS 8): AADSTS
+# code -> what is missing.
+NOT_REPLICATED = {700016: "the application", 7000229: "its service principal",
+                  700027: "the certificate"}
+VERIFY_TIMEOUT = 300     # seconds a new key may take to be accepted (ENTRA-FACTS 8: up to minutes)
+MAX_PAUSE = 30.0         # the longest pause between two tries
 
 
 def graph_scopes(endpoint):
@@ -30,14 +41,28 @@ def graph_scopes(endpoint):
     return [f"{endpoint.rstrip('/')}/.default"]
 
 
-def graph_client(endpoint, token_provider, *, ca_bundle=None, timeout=None):
+def graph_client(endpoint, token_provider, *, ca_bundle=None, timeout=None, actor=None):
     """A GraphClient for ``endpoint`` whose bearer tokens come from ``token_provider()``;
-    ``timeout`` (seconds) replaces the HTTP layer's default wait for each answer."""
+    ``timeout`` (seconds) replaces the HTTP layer's default wait for each answer; ``actor``
+    (``profile_actor``/``az_actor``) names whose tokens they are, for the audit trail."""
     from .graph import GraphClient
     from .http import HttpClient
 
     http = HttpClient(ca_bundle=ca_bundle, **({"timeout": timeout} if timeout else {}))
-    return GraphClient(endpoint=endpoint, token_provider=token_provider, http=http)
+    return GraphClient(endpoint=endpoint, token_provider=token_provider, http=http, actor=actor)
+
+
+def profile_actor(profile):
+    """The audit trail's ``actor`` of Graph calls made as an entracert profile."""
+    return {"type": "profile", "name": profile.name, "clientId": profile.client_id,
+            "tenant": profile.tenant}
+
+
+def az_actor(name, *, user_type, tenant):
+    """The audit trail's ``actor`` of Graph calls made as the account signed in to az
+    (``name``: a user's sign-in name, or a service principal's client id; ``user_type``: az's
+    "user" or "servicePrincipal")."""
+    return {"type": "az", "name": name, "userType": user_type, "tenant": tenant}
 
 
 def admin_graph(admin_profile, *, directory=None, prompt=None, timeout=None):
@@ -51,7 +76,36 @@ def admin_graph(admin_profile, *, directory=None, prompt=None, timeout=None):
     scopes = graph_scopes(admin_profile.graph_endpoint)
     return graph_client(admin_profile.graph_endpoint, lambda: tokens.acquire(
         admin_profile, scopes, directory=directory, prompt=prompt).token,
-        ca_bundle=admin_profile.ca_bundle, timeout=timeout)
+        ca_bundle=admin_profile.ca_bundle, timeout=timeout, actor=profile_actor(admin_profile))
+
+
+def wait_for_token(profile, *, directory=None, prompt=None, timeout=VERIFY_TIMEOUT, delay=2.0,
+                   waiting_for=tuple(NOT_REPLICATED)):
+    """A fresh Graph token for ``profile``, tried again with growing pauses (from ``delay``,
+    doubling up to ``MAX_PAUSE``) while Entra ID does not know yet what Graph just wrote (the
+    AADSTS codes ``waiting_for``: a new application, service principal or key reaches every
+    replica in seconds to minutes) or cannot be reached, for at most ``timeout`` seconds; then
+    the last error. Progress is logged."""
+    from . import tokens
+
+    started, pause = time.monotonic(), delay
+    while True:
+        try:
+            return tokens.acquire(profile, graph_scopes(profile.graph_endpoint), force=True,
+                                  directory=directory, prompt=prompt)
+        except (AuthenticationError, NetworkError) as exc:
+            if isinstance(exc, AuthenticationError) and exc.code not in waiting_for:
+                raise
+            waited = time.monotonic() - started
+            if waited + pause > timeout:
+                raise
+            why = (f"Entra ID does not know {NOT_REPLICATED[exc.code]} yet (AADSTS{exc.code})"
+                   if isinstance(exc, AuthenticationError) else str(exc.message).rstrip("."))
+            logger.warning("No token yet for the new certificate %s: %s. Trying again in %g s "
+                           "(waited %.1f s of at most %g s).", profile.thumbprint, why, pause,
+                           waited, timeout)
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_PAUSE)
 
 
 # --- Reading credentials ----------------------------------------------------------------------
@@ -144,7 +198,8 @@ def add_certificate(graph, profile, path, *, password=None, display_name=None, a
     known = KnownKeys(directory)
     known.remember(application)
     known.add(application["appId"], public.thumbprint, entry["keyId"])
-    audit_change(directory, profile, "app-cert-add", public, detail=(
+    audit_change(directory, profile, "app-cert-add", public, actor=graph.actor,
+                 app_id=application["appId"], detail=(
         f"registered {public.thumbprint} as keyId {entry['keyId']} on {application['appId']}"))
     return describe_entry(entry, local_thumbprint=profile.thumbprint, now=now)
 
@@ -190,7 +245,8 @@ def remove_certificate(graph, profile, *, thumbprint=None, key_id=None, force=Fa
     kept = [e for e in entries if e is not doomed]
     graph.set_key_credentials(application, kept)
     KnownKeys(directory).forget(application["appId"], doomed_thumbprint)
-    audit_change(directory, profile, "app-cert-remove", None, detail=(
+    audit_change(directory, profile, "app-cert-remove", None, actor=graph.actor,
+                 app_id=application["appId"], detail=(
         f"removed {doomed_thumbprint} (keyId {doomed.get('keyId')}) from {application['appId']}"))
     return {"removed": describe_entry(doomed, local_thumbprint=profile.thumbprint, now=now),
             "remaining": certificates_of({"keyCredentials": kept},
@@ -304,12 +360,17 @@ def _valid(entry, now):
     return (start is None or start <= now) and (end is None or now < end)
 
 
-def audit_change(directory, profile, action, loaded, *, outcome="success", detail=None):
-    """One audit line for a lifecycle step (``loaded``: the certificate concerned, if any)."""
+def audit_change(directory, profile, action, loaded, *, outcome="success", detail=None,
+                 actor=None, app_id=None):
+    """One audit line for a lifecycle step: ``profile`` the one concerned (None when there is
+    none yet), ``loaded`` the certificate concerned (if any), ``actor`` who made the change
+    (``graph.actor`` of the client that made it), ``app_id`` the application changed."""
     from .profiles import config_dir
 
-    audit.record(directory or config_dir(), profile=profile.name, tenant=profile.tenant,
-                 client_id=profile.client_id,
+    audit.record(directory or config_dir(), profile=getattr(profile, "name", None),
+                 tenant=getattr(profile, "tenant", None),
+                 client_id=getattr(profile, "client_id", None),
                  thumbprint_sha256=loaded.thumbprint_sha256 if loaded else None,
                  serial=loaded.serial if loaded else None, scopes=[],
-                 outcome=outcome, source="graph", action=action, detail=detail)
+                 outcome=outcome, source="graph", action=action, detail=detail, actor=actor,
+                 app_id=app_id or getattr(profile, "client_id", None))

@@ -32,7 +32,6 @@ which a CA-issued certificate is renewed by its CA, never replaced by a self-sig
 """
 import dataclasses
 import logging
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,14 +43,19 @@ from .errors import (
     NetworkError,
     RotationError,
 )
-from .lifecycle import KnownKeys, admin_graph, audit_change, graph_scopes
+from .lifecycle import (
+    VERIFY_TIMEOUT,
+    KnownKeys,
+    admin_graph,
+    audit_change,
+    profile_actor,
+    wait_for_token,
+)
 from .rotation_plan import assemble, plan_rotation, write_request
 from .times import iso_z, utc_now
 
 logger = logging.getLogger("entracert")
 NOT_REGISTERED = 700027  # AADSTS: the key is unknown to Entra ID (or not yet on every replica)
-VERIFY_TIMEOUT = 300     # seconds a new key may take to be accepted (ENTRA-FACTS 8: up to minutes)
-MAX_PAUSE = 30.0         # the longest pause between two tries
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +144,10 @@ class _Rotation:
 
     def audit(self, step, *, ok, detail):
         loaded = self.current if step == "removeKey" and ok else self.new
+        # addKey and removeKey are made as the application itself, proof signed by its key.
         audit_change(self.directory, self.profile, f"rotate-{step}", loaded,
-                     outcome="success" if ok else "failure", detail=detail)
+                     outcome="success" if ok else "failure", detail=detail,
+                     actor=profile_actor(self.profile), app_id=self.profile.client_id)
 
 
 # --- The steps ------------------------------------------------------------------------------------
@@ -299,33 +305,11 @@ def _stopped(r, step, exc):
 
 
 def _prove(r):
-    """A fresh token signed by the new certificate, tried again with growing pauses while Entra ID
-    refuses it as unknown (a new key reaches every replica in seconds to minutes) or cannot be
-    reached, for at most ``verify_timeout`` seconds."""
-    from . import tokens
-
-    profile = r.switched()
-    started, pause = time.monotonic(), r.verify_delay
-    while True:
-        try:
-            tokens.acquire(profile, graph_scopes(profile.graph_endpoint), force=True,
-                           directory=r.directory,
-                           prompt=r.new_prompt if r.password else r.prompt)
-            r.proven = True
-            return
-        except (AuthenticationError, NetworkError) as exc:
-            if isinstance(exc, AuthenticationError) and exc.code != NOT_REGISTERED:
-                raise
-            waited = time.monotonic() - started
-            if waited + pause > r.verify_timeout:
-                raise
-            why = ("Entra ID does not accept it yet (AADSTS700027)"
-                   if isinstance(exc, AuthenticationError) else _clause(exc.message))
-            logger.warning("No token yet for the new certificate %s: %s. Trying again in %g s "
-                           "(waited %.1f s of at most %g s).", r.new.thumbprint, why, pause,
-                           waited, r.verify_timeout)
-            time.sleep(pause)
-            pause = min(pause * 2, MAX_PAUSE)
+    """A fresh token signed by the new certificate, waited for while Entra ID replicates it."""
+    wait_for_token(r.switched(), directory=r.directory,
+                   prompt=r.new_prompt if r.password else r.prompt, timeout=r.verify_timeout,
+                   delay=r.verify_delay, waiting_for=(NOT_REGISTERED,))  # the app exists
+    r.proven = True
 
 
 def _answer_lost(exc):

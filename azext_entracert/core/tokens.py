@@ -2,11 +2,13 @@
 locked cache per identity.
 
 How a request travels: the profile says who and where; the persistent MSAL token cache of that
-identity is looked up first (a hit returns without any network request, in a new process too,
-because MSAL's discovery GETs are kept in a persisted ``http_cache`` as MSAL documents for CLIs);
-only on a miss is the certificate loaded (so a cache hit never asks for a password) and a client
-assertion signed by ``assertion`` for MSAL to send. Every network acquisition and every failure
-is audited.
+identity is looked up first, by reading MSAL's document directly (``TokenCache.cached``: a hit
+imports neither MSAL, requests nor cryptography and makes no network request). Only on a miss is
+MSAL built, and it looks again (its discovery GETs are kept in a persisted ``http_cache`` as MSAL
+documents for CLIs, so it refreshes a token past its ``refresh_on`` without discovering again);
+only when MSAL must ask Entra is the certificate loaded (so a cache hit never asks for a
+password) and a client assertion signed by ``assertion`` for MSAL to send. Every network
+acquisition and every failure is audited.
 
 A cached token counts only for the identity that obtained it: profile, tenant, client id,
 authority, CA trust (the bundle's content) and certificate together (``identity``); each identity
@@ -24,8 +26,7 @@ import re
 import time
 from pathlib import Path
 
-from . import aadsts, audit
-from .cache import HttpCache, TokenCache, remove_access_tokens
+from .cache import HttpCache, TokenCache, entry_of, remove_access_tokens
 from .errors import (
     AuthenticationError,
     CertificateError,
@@ -120,13 +121,16 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
     ``prompt`` asks for the certificate password when the profile names no source and a person is
     at the terminal; it is called only if the certificate must be loaded. ``claims`` is a claims
     challenge from a resource (continuous access evaluation): it is sent to Entra, and MSAL never
-    answers it from the cache.
+    answers it from the cache. ``now`` is the caller's clock (the pytest plugin's tests move
+    theirs): it decides whether the certificate has expired, and the token's ``expires_on`` is
+    given in it; whether the cache answers is decided on the real clock, as MSAL decides it.
     """
     from .profiles import config_dir
 
     directory = Path(directory) if directory else config_dir()
     scopes = list(scopes or profile.default_scopes)
-    now = now or time.time()
+    real = time.time()
+    now = now or real
     signer = _Signer(profile, prompt)
     with _failures_mapped(directory, profile, scopes, signer):
         expires = profile.expires
@@ -135,28 +139,52 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
             raise expired_error(profile, profile.thumbprint, expires, profile.certificate)
         warn_about_expiry(profile, now=now)
         store = TokenCache(directory, identity(profile))
-        with store.open() as cache:
-            result = _ask(profile, scopes, cache, signer, directory, force=force, claims=claims)
-            if signer.loaded is not None:
-                store.thumbprint = signer.thumbprint
-        if "access_token" not in result:
-            raise aadsts.from_response(result, client_id=profile.client_id, tenant=profile.tenant,
-                                       thumbprint=signer.thumbprint or profile.thumbprint,
-                                       resource=" ".join(scopes), profile=profile.name,
-                                       certificate=profile.certificate)
-    source = "cache" if result.get("token_source") == "cache" else "network"
+        # The fast path: MSAL's own answer from the cache file, without importing MSAL.
+        entry = None if force or claims else store.cached(client_id=profile.client_id,
+                                                          scopes=scopes, now=real)
+        source = "cache"
+        if entry is None:
+            entry, source = _from_msal(profile, scopes, store, signer, directory, force=force,
+                                       claims=claims)
+    # The entry's expiry, so that the network result and every later hit show one value;
+    # shifted by whole seconds into the caller's clock.
     token = AccessToken(
-        token=result["access_token"], expires_on=int(now + int(result["expires_in"])),
+        token=entry["secret"], expires_on=int(entry["expires_on"]) + round(now - real),
         scopes=tuple(scopes), source=source, profile=profile.name, tenant=profile.tenant,
         client_id=profile.client_id, thumbprint=store.thumbprint or profile.thumbprint,
-        token_type=result.get("token_type", "Bearer"))
+        token_type=entry.get("token_type", "Bearer"))
     if source == "network":
         _audit(directory, profile, scopes, signer)
     return token
 
 
+def _from_msal(profile, scopes, store, signer, directory, *, force, claims):
+    """MSAL's answer under the identity's lock, as the cache entry it keeps and its source
+    ("cache" when MSAL fell back on a cached token it could not refresh). The entry's
+    ``expires_on`` is what later cache hits print too."""
+    with store.open() as cache:
+        result, authority = _ask(profile, scopes, cache, signer, directory, force=force,
+                                 claims=claims)
+        store.authority = {"environment": authority.instance, "realm": authority.tenant}
+        if signer.loaded is not None:
+            store.thumbprint = signer.thumbprint
+        entry = entry_of(cache, result["access_token"]) if "access_token" in result else None
+    if "access_token" not in result:
+        from . import aadsts  # here, as ``audit``: a cache hit needs neither
+
+        raise aadsts.from_response(result, client_id=profile.client_id, tenant=profile.tenant,
+                                   thumbprint=signer.thumbprint or profile.thumbprint,
+                                   resource=" ".join(scopes), profile=profile.name,
+                                   certificate=profile.certificate)
+    entry = entry or {  # not in the cache only if it expired within this very second
+        "secret": result["access_token"], "token_type": result.get("token_type", "Bearer"),
+        "expires_on": int(time.time()) + int(result["expires_in"])}
+    return entry, "cache" if result.get("token_source") == "cache" else "network"
+
+
 def _ask(profile, scopes, cache, signer, directory, *, force, claims):
-    """MSAL's answer for ``scopes`` over ``cache``; a token request that Entra answers 429/5xx is
+    """MSAL's answer for ``scopes`` over ``cache``, and its authority (MSAL files tokens under
+    its host and the discovered tenant); a token request that Entra answers 429/5xx is
     made again (a new assertion each time) up to TOKEN_ATTEMPTS times, as long as it asks to wait
     at most a minute. Our HTTP layer never re-sends the POST itself."""
     import msal
@@ -184,7 +212,7 @@ def _ask(profile, scopes, cache, signer, directory, *, force, claims):
                     raise
             else:
                 if "access_token" in result or not _ask_again(http.last_response, attempt):
-                    return result
+                    return result, app.authority
             pause(http.last_response, retry_wait(http.last_response, attempt - 1))
             http_cache.forget_throttling()  # else MSAL answers the next attempt from memory
     finally:
@@ -345,6 +373,8 @@ def warn_about_expiry(profile, *, now=None, days=EXPIRY_WARNING_DAYS):
 
 def _discovery_error(profile, exc):
     """MSAL's ValueError from tenant discovery (or unparsable JSON) in the user's terms."""
+    from . import aadsts
+
     text = f"{exc} {exc.__context__ or ''}"
     code = aadsts.parse_code(text)
     if code is not None:
@@ -378,6 +408,8 @@ def _aadsts_sentence(text, code):
 
 def _audit(directory, profile, scopes, signer, error=None):
     """One audit line for a network acquisition (``error`` None) or a failure."""
+    from . import audit
+
     audit.record(directory, profile=profile.name, tenant=profile.tenant,
                  client_id=profile.client_id,
                  thumbprint_sha256=signer.thumbprint_sha256 or profile.thumbprint_sha256,

@@ -216,6 +216,7 @@ class Emulator:
 
         thumbprint = sha1_thumbprint(self.pki.admin_cert)
         with self.state.transaction() as data:
+            st.sync_first_party(data)
             app = data["applications"].get(data["tenant"].get("adminObjectId", ""))
             if app is None:
                 app = st.create_application(data, {"displayName": ADMIN_NAME})
@@ -310,6 +311,10 @@ class Emulator:
         return self._server.router.faults.add({
             "path": path, "method": method, "count": count, "status": status, "delay": delay,
             "retry_after": retry_after, "body": body, "replication_delay": replication_delay})
+
+    def remove_fault(self, fault_id):
+        """Remove one pending fault by the ``id`` ``add_fault`` returned; False once it is spent."""
+        return self._server.router.faults.remove(fault_id)
 
     def clear_faults(self):
         self._server.router.faults.clear()

@@ -13,9 +13,11 @@ Control endpoints, for tests:
   status, client_id, error_code, credential, scope, duration_ms}, ...]}``; ``DELETE`` clears it.
   Control requests themselves are not logged. Nothing secret is recorded.
 * ``POST /_emulator/faults`` with ``{"path": substring-or-regex, "method"?, "count"? (1),
-  "status"?, "delay"? (s, <= 60), "retry_after"?, "body"? ("malformed" or raw text)}`` -> 201; the
-  next ``count`` matching requests get it (no ``status``: served normally, then ``body`` /
-  ``Retry-After`` applied). ``DELETE`` clears all faults. Bad specs -> 400 with the reason.
+  "status"?, "delay"? (s, <= 60), "retry_after"?, "body"? ("malformed" or raw text)}`` -> 201
+  with the fault and its ``id``; the next ``count`` matching requests get it (no ``status``:
+  served normally, then ``body`` / ``Retry-After`` applied). ``DELETE`` clears all faults;
+  ``DELETE /_emulator/faults/{id}`` only that one (204; 404 once it is spent), so a test sharing
+  the emulator with others removes just its own. Bad specs -> 400 with the reason.
   ``"replication_delay"? (s, <= 3600)`` makes the applications, service principals and key
   credentials a matching Graph write creates reach the token endpoint that late (Entra's
   replication lag; ``Emulator(replication_delay=...)`` sets it for every write).
@@ -32,6 +34,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -137,6 +140,7 @@ class Faults:
         if lag is not None and (isinstance(lag, bool) or not isinstance(lag, (int, float))
                                 or not 0 <= lag <= 3600):
             raise ValueError("'replication_delay' must be a number of seconds between 0 and 3600")
+        fault["id"] = str(uuid.uuid4())
         try:
             fault["regex"] = re.compile(fault["path"])
         except re.error:
@@ -146,7 +150,15 @@ class Faults:
                 raise ValueError(f"{self.MAX_PENDING} faults are pending already; clear them "
                                  "(DELETE /_emulator/faults) first")
             self._faults.append(fault)
-        return {k: fault[k] for k in self.FIELDS}
+        return {k: fault[k] for k in ("id", *self.FIELDS)}
+
+    def remove(self, fault_id):
+        """Drop the pending fault with this id; False when there is none (spent or unknown)."""
+        with self._lock:
+            kept = [fault for fault in self._faults if fault["id"] != fault_id]
+            removed = len(kept) < len(self._faults)
+            self._faults[:] = kept
+        return removed
 
     def take(self, request):
         """The fault that applies to ``request`` (spending one of its count), or None."""
@@ -253,6 +265,11 @@ class Router:
                 return json_response(201, self.faults.add(parse_json(request.body or b"null")))
             except ValueError as exc:
                 return json_response(400, {"error": "invalid_fault", "error_description": str(exc)})
+        if parts[:2] == ["_emulator", "faults"] and len(parts) == 3 and request.method == "DELETE":
+            if self.faults.remove(parts[2]):
+                return Response(status=204)
+            return json_response(404, {"error": "not_found", "error_description": f"No pending "
+                                       f"fault has the id '{parts[2]}' (spent, or never added)."})
         return json_response(404, {"error": "not_found", "error_description": "Unknown control "
                                    "endpoint; use /_emulator/requests or /_emulator/faults."})
 

@@ -44,21 +44,42 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 ARM_APP_ID = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
 APPLICATION_READWRITE_ALL = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9"
 APPLICATION_READWRITE_OWNEDBY = "18a4783c-866b-4cc7-a460-3d5e5662c884"
+
+
+def _graph_role(role_id, value, display_name):
+    return {"id": role_id, "value": value, "displayName": display_name,
+            "allowedMemberTypes": ["Application"],
+            "description": f"Allows the app to {display_name[0].lower()}{display_name[1:]}, "
+                           "without a signed-in user.",
+            "isEnabled": True, "origin": "Application"}
+
+
+# A realistic subset of Microsoft Graph's application permissions, under their real ids (the
+# permissions reference, learn.microsoft.com/graph/permissions-reference), so that
+# `app permission add --api graph --role User.Read.All` means the same here and in Entra ID.
+GRAPH_APP_ROLES = [
+    _graph_role("9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30", "Application.Read.All",
+                "Read all applications"),
+    _graph_role(APPLICATION_READWRITE_ALL, "Application.ReadWrite.All",
+                "Read and write all applications"),
+    _graph_role(APPLICATION_READWRITE_OWNEDBY, "Application.ReadWrite.OwnedBy",
+                "Manage apps that this app creates or owns"),
+    _graph_role("06b708a9-e830-4db3-a914-8e69da51d44f", "AppRoleAssignment.ReadWrite.All",
+                "Manage app permission grants and app role assignments"),
+    _graph_role("7ab1d382-f21e-4acd-a863-ba3e13f7da61", "Directory.Read.All",
+                "Read directory data"),
+    _graph_role("19dbc75e-c2e2-444c-a770-ec69d8559fc7", "Directory.ReadWrite.All",
+                "Read and write directory data"),
+    _graph_role("5b567255-7703-4780-807c-7be8301ae99b", "Group.Read.All", "Read all groups"),
+    _graph_role("df021288-bdef-4463-88db-98f22de89214", "User.Read.All",
+                "Read all users' full profiles"),
+]
 FIRST_PARTY = {
     GRAPH_APP_ID: {
         "displayName": "Microsoft Graph",
         "servicePrincipalNames": [GRAPH_APP_ID, "https://graph.microsoft.com",
                                   "https://graph.microsoft.com/"],
-        "appRoles": [
-            {"id": APPLICATION_READWRITE_ALL, "value": "Application.ReadWrite.All",
-             "displayName": "Read and write all applications",
-             "allowedMemberTypes": ["Application"], "description": "Manage all applications.",
-             "isEnabled": True, "origin": "Application"},
-            {"id": APPLICATION_READWRITE_OWNEDBY, "value": "Application.ReadWrite.OwnedBy",
-             "displayName": "Manage apps that this app creates or owns",
-             "allowedMemberTypes": ["Application"], "description": "Manage owned applications.",
-             "isEnabled": True, "origin": "Application"},
-        ],
+        "appRoles": GRAPH_APP_ROLES,
     },
     ARM_APP_ID: {
         "displayName": "Windows Azure Service Management API",
@@ -67,6 +88,18 @@ FIRST_PARTY = {
         "appRoles": [],
     },
 }
+
+
+def sync_first_party(data):
+    """Give Microsoft Graph's and ARM's service principals today's ``FIRST_PARTY`` app roles,
+    keeping the rest: a state dir from an older emulator then offers every role this one does
+    (role ids never change, so existing assignments stay valid)."""
+    for app_id, resource in FIRST_PARTY.items():
+        sp = service_principal_for(data, app_id)
+        if sp is not None:
+            known = {role["id"] for role in sp.get("appRoles") or []}
+            sp["appRoles"] = [*(sp.get("appRoles") or []), *copy.deepcopy(
+                [role for role in resource["appRoles"] if role["id"] not in known])]
 
 
 def is_guid(value):

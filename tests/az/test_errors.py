@@ -206,6 +206,8 @@ def test_every_exit_code_a_command_can_end_with_is_in_the_readme(capsys):
     statuses = (None, *range(400, 600))
     samples = [core.GraphError("Graph failed.", status=status) for status in statuses]
     samples.append(core.RotationError("Rotation failed.", steps=[], remaining=[]))
+    samples.append(core.OnboardingError("App create failed.", steps=[], created=[], remaining=[],
+                                        undo=[]))
     samples += [error for error, _ in EXPECTED]  # an instance of every other core error type
     assert {type(error) for error in samples} >= {core_type for core_type, _ in _table()}
     codes = {0, 2}  # success; az's parser refusing the command line

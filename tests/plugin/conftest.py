@@ -1,13 +1,17 @@
 """The plugin is tested through real pytest runs of small test files (``pytester``).
 
-Each inner run gets a clean environment: no azure-identity variables, an empty Azure CLI
-configuration folder (so no profile of the machine leaks in), and no cache provider.
+Each inner run gets a clean environment: no azure-identity or outer xdist variables, an empty
+Azure CLI configuration folder (so no profile of the machine leaks in), and no cache provider.
 """
 import pytest
 
 IDENTITY_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
                       "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-                      "AZURE_AUTHORITY_HOST", "ENTRACERT_CA_BUNDLE", "PYTEST_ADDOPTS")
+                      "AZURE_AUTHORITY_HOST", "ENTRACERT_CA_BUNDLE", "PYTEST_ADDOPTS",
+                      # the outer run's xdist worker name would make an inner controller look
+                      # like a worker to its conftests
+                      "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT",
+                      "ENTRACERT_EMULATOR_STATE")
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +26,9 @@ def clean_environment(monkeypatch, tmp_path):
 def run(pytester):
     """``run(*args, subprocess=False)``: an inner pytest run without the cache provider."""
     def run_pytest(*args, subprocess=False):
-        args = ("-p", "no:cacheprovider", *args)
+        # Inner runs have no ini of ours: set what pytest-asyncio (dev extra) warns about.
+        args = ("-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function",
+                *args)
         if subprocess:
             return pytester.runpytest_subprocess(*args)
         return pytester.runpytest(*args)

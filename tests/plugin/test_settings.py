@@ -45,7 +45,9 @@ def test_incomplete_identity_names_what_is_missing(pytester, run, monkeypatch):
     monkeypatch.setenv("AZURE_TENANT_ID", TENANTS["env"])
     result = run("-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*identity is incomplete: missing --entra-client-id / "
+    result.stdout.fnmatch_lines(["entracert: identity incomplete: missing --entra-client-id *; "
+                                 "tests that need a token are skipped",
+                                 "*identity is incomplete: missing --entra-client-id / "
                                  "AZURE_CLIENT_ID, --entra-cert / AZURE_CLIENT_CERTIFICATE_PATH*"])
 
 
@@ -90,7 +92,8 @@ def test_header_shows_identity_and_thumbprint_never_a_password(pytester, run, mo
     thumbprint = certs.load(str(certificate_pem)).thumbprint
     pytester.makepyfile(USES_TOKEN)
     monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", "not-needed-but-secret")
-    result = run("--entra-tenant", TENANTS["cli"], "--entra-client-id", CLIENT,
+    # --entra-require loads the certificate at start (auto mode names the file: see test_startup)
+    result = run("--entra-require", "--entra-tenant", TENANTS["cli"], "--entra-client-id", CLIENT,
                  "--entra-cert", str(certificate_pem), "--collect-only")
     result.stdout.fnmatch_lines([f"entracert: mode live, tenant {TENANTS['cli']}, client id "
                                  f"{CLIENT}, thumbprint {thumbprint}"])
@@ -100,7 +103,7 @@ def test_header_shows_identity_and_thumbprint_never_a_password(pytester, run, mo
 def test_a_certificate_that_cannot_be_read_is_a_usage_error(pytester, run, tmp_path):
     pytester.makepyfile(USES_TOKEN)
     missing = tmp_path / "nowhere.pfx"
-    result = run("--entra-tenant", TENANTS["cli"], "--entra-client-id", CLIENT,
+    result = run("--entra-require", "--entra-tenant", TENANTS["cli"], "--entra-client-id", CLIENT,
                  "--entra-cert", str(missing))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: entracert: *{missing}*"])
@@ -179,7 +182,7 @@ def test_a_wrong_certificate_password_is_a_usage_error(pytester, run, monkeypatc
     monkeypatch.setenv("ENTRA_CERT_PFX_BASE64", base64.b64encode(pfx).decode("ascii"))
     monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong-password-value")
     pytester.makepyfile(USES_TOKEN)
-    result = run("--entra-tenant", TENANTS["cli"], "--entra-client-id", CLIENT,
+    result = run("--entra-require", "--entra-tenant", TENANTS["cli"], "--entra-client-id", CLIENT,
                  "--entra-pfx-base64-env", "ENTRA_CERT_PFX_BASE64")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: entracert: *password*"])
@@ -196,13 +199,15 @@ def test_az_entracert_profiles_named_or_default(pytester, run, monkeypatch, cert
         store.add(profiles.new_profile(name, tenant=TENANTS["ini"], client_id=client,
                                        certificate=str(certificate_pem)))
     pytester.makepyfile(USES_TOKEN)
-    run("--collect-only").stdout.fnmatch_lines(["entracert: mode live, *client id 5555*"])
+    run("--collect-only", "--entra-require").stdout.fnmatch_lines(
+        ["entracert: mode live, *client id 5555*"])
     monkeypatch.setenv("AZURE_TENANT_ID", TENANTS["env"])
     monkeypatch.setenv("AZURE_CLIENT_ID", CLIENT)
     monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", str(certificate_pem))
-    run("--collect-only").stdout.fnmatch_lines([f"entracert: mode live, tenant {TENANTS['env']}*"])
-    run("--collect-only", "--entra-profile", "ci").stdout.fnmatch_lines(
+    run("--collect-only", "--entra-require").stdout.fnmatch_lines(
+        [f"entracert: mode live, tenant {TENANTS['env']}*"])
+    run("--collect-only", "--entra-require", "--entra-profile", "ci").stdout.fnmatch_lines(
         [f"entracert: mode live, tenant {TENANTS['ini']}, client id 5555*"])
-    result = run("--entra-profile", "missing")
+    result = run("--entra-require", "--entra-profile", "missing")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: entracert: There is no profile named 'missing'*"])

@@ -3,6 +3,8 @@ cryptography, azure, PyJWT or requests import, and no core import while nothing 
 ``scripts/bench_plugin_startup.py`` measures the time."""
 import json
 
+import pytest
+
 HEAVY = ("msal", "cryptography", "azure", "jwt", "requests", "azext_entracert")
 
 
@@ -21,3 +23,54 @@ def test_an_unconfigured_run_imports_nothing_heavy(pytester, run, tmp_path):
     loaded = json.loads(modules.read_text())
     assert "pytest_entracert.plugin" in loaded
     assert [m for m in loaded if m.split(".")[0] in HEAVY] == []
+
+
+TENANT = "11111111-1111-1111-1111-111111111111"
+CLIENT = "44444444-4444-4444-4444-444444444444"
+
+
+def record_modules(pytester, path):
+    pytester.makeconftest(f'''
+        import json, sys
+
+        def pytest_unconfigure(config):
+            with open({str(path)!r}, "w") as handle:
+                json.dump(sorted(sys.modules), handle)
+    ''')
+
+
+@pytest.mark.parametrize("configured", ["a default profile", "an identity in the environment"])
+def test_a_configured_identity_is_loaded_only_when_a_test_needs_a_token(
+        pytester, run, tmp_path, monkeypatch, certificate_pem, configured):
+    """The header names the identity; the core, cryptography and the certificate wait for the
+    first fixture that needs a token (``scripts/bench_plugin_startup.py`` measures the time)."""
+    if configured == "a default profile":
+        from azext_entracert.core import profiles
+
+        profiles.ProfileStore().add(profiles.new_profile(
+            "ci", tenant=TENANT, client_id=CLIENT, certificate=str(certificate_pem)))
+        header = "entracert: mode live, the default az entracert profile (loaded when a test *"
+    else:
+        monkeypatch.setenv("AZURE_TENANT_ID", TENANT)
+        monkeypatch.setenv("AZURE_CLIENT_ID", CLIENT)
+        monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", str(certificate_pem))
+        header = (f"entracert: mode live, tenant {TENANT}, client id {CLIENT}, certificate "
+                  f"{certificate_pem} (loaded when a test first needs it)")
+    modules = tmp_path / "modules.json"
+    record_modules(pytester, modules)
+    pytester.makepyfile("def test_plain(): pass")
+    result = run("-p", "no:xdist", subprocess=True)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([header])
+    assert [m for m in json.loads(modules.read_text()) if m.split(".")[0] in HEAVY] == []
+
+
+def test_collect_only_never_starts_the_emulator(pytester, run, tmp_path):
+    modules = tmp_path / "modules.json"
+    record_modules(pytester, modules)
+    pytester.makepyfile("def test_uses(entra_emulator): pass")
+    result = run("--entra-mode=emulator", "--collect-only", "-p", "no:xdist", subprocess=True)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["entracert: mode emulator (not started for --collect-only)",
+                                 "*test_uses*"])
+    assert [m for m in json.loads(modules.read_text()) if m.split(".")[0] in HEAVY] == []

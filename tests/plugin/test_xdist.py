@@ -49,7 +49,7 @@ def test_live_mode_two_workers_and_a_second_run_make_one_token_request(
         result = run("-n", "2", subprocess=True)
         result.assert_outcomes(passed=50)
         result.stdout.fnmatch_lines([f"entracert: mode live, tenant {emulator.tenant_id}, "
-                                     f"client id {app.app_id}, thumbprint *"])
+                                     f"client id {app.app_id}, certificate {app.pem_path} *"])
     tokens, workers = seen_tokens(tmp_path / "tokens")
     assert len(tokens) == 1 and workers == {"gw0", "gw1"}
     requests = [r for r in emulator.requests_log()
