@@ -145,6 +145,23 @@ def test_debug_output_shows_no_secret(az, make_app, add_profile):
     assert "client_assertion=" not in result.stderr and "PRIVATE KEY" not in result.stderr
 
 
+def test_debug_shows_a_token_given_on_the_command_line_only_in_azs_own_argument_line(
+        az, make_app, add_profile):
+    """Pinned, not fixed: az logs its raw arguments ("Command arguments: [...]") before any
+    extension is loaded, so a token given with --token shows there under --debug
+    (Azure/azure-cli#20959; the README says so and points at --file/--stdin). Nothing of ours
+    repeats it, and --stdin keeps it out of that line."""
+    app = make_app("az-debug-arg")
+    add_profile("debug-arg", app.pem_path, app.app_id)
+    token = az("entracert", "token", "get", "--profile", "debug-arg").out["accessToken"]
+
+    given = az("entracert", "token", "inspect", "--token", token, "--debug")
+    lines = [line for line in given.stderr.splitlines() if token in line]
+    assert len(lines) == 1 and "Command arguments" in lines[0], lines
+
+    piped = az("entracert", "token", "inspect", "--stdin", "--debug", input=token)
+    assert token not in piped.stderr
+
 def test_inspect_of_a_malformed_or_tampered_token(az, emulator, make_app, add_profile, tmp_path):
     garbage = "eyJhbGciOiJSUzI1NiJ9.not-json-at-all.c2ln"
     malformed = az("entracert", "token", "inspect", "--stdin", input=garbage, check=False)
