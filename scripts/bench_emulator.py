@@ -5,10 +5,12 @@ then N client threads, each with one ``requests.Session`` (one keep-alive TLS co
 client-credentials requests authenticated by the bootstrap admin's certificate: one RS256 client
 assertion, reused as MSAL reuses it (ENTRA-FACTS 0.5). Every answer must be a 200 with a token.
 Bounded by a request count and a time limit. Prints the rate as the last line.
+``scripts/bench.py`` calls ``emulator()`` and ``run()`` for its table.
 
     python scripts/bench_emulator.py [--clients 8] [--requests 4000] [--seconds 30]
 """
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -38,7 +40,25 @@ def admin_assertion(info):
                       key, algorithm="RS256", headers={"x5t": x5t(cert)})
 
 
+@contextlib.contextmanager
+def emulator(state_dir):
+    """A foreground emulator on ``state_dir``: yields its ready JSON and the seconds from start to
+    that line (a new state dir pays for the CA, keys and tenant; an existing one reloads them)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "azext_entracert.emulator", "--state-dir", str(state_dir),
+         "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(server.stdout.readline())
+        yield info, time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def run(info, clients, total, seconds):
+    """(tokens issued, failures, elapsed seconds, each request's latency in seconds)."""
     from urllib.parse import urlencode
 
     import requests
@@ -52,6 +72,7 @@ def run(info, clients, total, seconds):
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     lock = threading.Lock()
     state = {"left": total, "ok": 0, "failed": 0}
+    latencies = []
     deadline = time.monotonic() + seconds
 
     def client():
@@ -64,11 +85,14 @@ def run(info, clients, total, seconds):
                     if state["left"] <= 0:
                         return
                     state["left"] -= 1
+                sent = time.perf_counter()
                 response = session.post(url, data=body, headers=headers,
                                         verify=info["ca_bundle"], timeout=30)
                 good = response.status_code == 200 and "access_token" in response.json()
+                took = time.perf_counter() - sent
                 with lock:
                     state["ok" if good else "failed"] += 1
+                    latencies.append(took)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     started = time.perf_counter()
@@ -77,7 +101,7 @@ def run(info, clients, total, seconds):
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    return state["ok"], state["failed"], elapsed
+    return state["ok"], state["failed"], elapsed, latencies
 
 
 def main():
@@ -86,18 +110,10 @@ def main():
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="entracert-bench-") as state_dir:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "azext_entracert.emulator", "--state-dir", state_dir,
-             "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        try:
-            info = json.loads(server.stdout.readline())
-            run(info, min(args.clients, 4), 200, 10)  # warm up: handshakes, caches
-            ok, failed, elapsed = run(info, args.clients, args.requests, args.seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="entracert-bench-") as state_dir, \
+            emulator(state_dir) as (info, _):
+        run(info, min(args.clients, 4), 200, 10)  # warm up: handshakes, caches
+        ok, failed, elapsed, _ = run(info, args.clients, args.requests, args.seconds)
     print(f"{ok} tokens in {elapsed:.2f} s with {args.clients} keep-alive clients "
           f"({failed} failed)", file=sys.stderr)
     print(f"{ok / elapsed:.0f} tokens/s")

@@ -38,11 +38,13 @@ def az(*args, env, capture=True):
 
 
 def build_wheel(into):
+    """The extension's wheel, built into ``into`` (the benchmarks use this too)."""
     with tempfile.TemporaryDirectory() as scratch:
         # Build from a copy so no build/ or *.egg-info is left in the work tree.
         source = Path(scratch) / "src"
         shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-            ".venv", ".git", ".demo", "build", "dist", "*.egg-info", "__pycache__"))
+            ".venv", ".git", ".demo", ".emulator", ".node", "build", "dist", "*.egg-info",
+            "__pycache__", "tests", "*.whl"))
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                         "--no-build-isolation", "-w", str(into), str(source)], check=True)
     return next(Path(into).glob("entracert-*.whl"))
