@@ -150,6 +150,46 @@ def exclusive(*named):
                                              recommendation="Choose one of them.")
 
 
+# --- Who calls Microsoft Graph ----------------------------------------------------------------
+
+def graph_client(cmd, admin_profile, use_az_login, *, required=True):
+    """A GraphClient as ``--admin-profile`` or the signed-in az account (``--use-az-login``, whose
+    token azure-cli-core's ``Profile`` gives); None when neither is given and ``required`` is
+    False."""
+    from .core import lifecycle, profiles
+
+    exclusive(("--admin-profile", admin_profile), ("--use-az-login", use_az_login))
+    if admin_profile:
+        return lifecycle.admin_graph(profiles.ProfileStore().get(admin_profile),
+                                     prompt=terminal_prompt())
+    if use_az_login:
+        from azure.cli.core._profile import Profile
+
+        resource = cmd.cli_ctx.cloud.endpoints.microsoft_graph_resource_id
+        account = Profile(cli_ctx=cmd.cli_ctx)
+        # az's global --subscription picks the signed-in account (default: the active one).
+        subscription = cmd.cli_ctx.data.get("subscription_id")
+        signed_in = account.get_subscription(subscription)  # az's error if nobody signed in
+
+        def token():
+            credentials, _, _ = account.get_raw_token(resource=resource,
+                                                      subscription=subscription)
+            return credentials[1]
+
+        actor = lifecycle.az_actor(signed_in["user"]["name"], user_type=signed_in["user"]["type"],
+                                   tenant=signed_in["tenantId"])
+        # No CA bundle: like az itself, the az-login path trusts REQUESTS_CA_BUNDLE or the system.
+        return lifecycle.graph_client(resource, token, actor=actor)
+    if required:
+        from azure.cli.core.azclierror import RequiredArgumentMissingError
+
+        raise RequiredArgumentMissingError(
+            "This command calls Microsoft Graph and needs an identity allowed to manage the "
+            "application.", recommendation="Add --admin-profile NAME (a profile with "
+                                           "Application.ReadWrite.All) or --use-az-login.")
+    return None
+
+
 # --- Logging -------------------------------------------------------------------------------------
 
 class _ToAzLog(logging.Handler):

@@ -1,12 +1,17 @@
 """The application commands: ``az entracert app create|show|list|delete`` and
 ``az entracert app permission add|list|remove``.
 
-Thin like ``custom_lifecycle`` (whose ``_graph`` picks who calls Microsoft Graph): check what only
-the command line knows, describe the caller a new profile inherits its settings from, call
-``core.onboarding`` and return plain data.
+Thin like ``custom_lifecycle`` (``_support.graph_client`` picks who calls Microsoft Graph):
+check what only the command line knows, describe the caller a new profile inherits its settings
+from, call ``core.onboarding`` and return plain data.
 """
-from ._support import exclusive, new_file_password, route_core_logs_to_az, terminal_prompt
-from .custom_lifecycle import _graph
+from ._support import (
+    exclusive,
+    graph_client,
+    new_file_password,
+    route_core_logs_to_az,
+    terminal_prompt,
+)
 
 
 def app_create(cmd, display_name, create_cert=False, file_path=None, days=None, key_size=None,
@@ -46,7 +51,7 @@ def app_create(cmd, display_name, create_cert=False, file_path=None, days=None, 
     store = profiles.ProfileStore()
     if profile:
         store.check_free(profiles.check_name(profile))
-    graph = _graph(cmd, admin_profile, use_az_login)
+    graph = graph_client(cmd, admin_profile, use_az_login)
     caller = (onboarding.Caller.of_profile(store.get(admin_profile)) if admin_profile
               else _az_caller(cmd))
     if create_cert:
@@ -74,7 +79,7 @@ def app_show(cmd, profile=None, app_id=None, admin_profile=None, use_az_login=Fa
 
     store = profiles.ProfileStore()
     target = _target(store, profile, app_id)
-    return onboarding.show(_graph(cmd, admin_profile, use_az_login), target,
+    return onboarding.show(graph_client(cmd, admin_profile, use_az_login), target,
                            profiles=store.list()[0])
 
 
@@ -82,7 +87,7 @@ def app_list(cmd, admin_profile=None, use_az_login=False):
     """The tenant's applications the caller may see, with the local profiles of each."""
     from .core import onboarding, profiles
 
-    return onboarding.list_applications(_graph(cmd, admin_profile, use_az_login),
+    return onboarding.list_applications(graph_client(cmd, admin_profile, use_az_login),
                                         profiles=profiles.ProfileStore().list()[0])
 
 
@@ -92,7 +97,7 @@ def app_delete(cmd, profile=None, app_id=None, admin_profile=None, use_az_login=
 
     store = profiles.ProfileStore()
     target = _target(store, profile, app_id)
-    result = onboarding.delete(_graph(cmd, admin_profile, use_az_login), target,
+    result = onboarding.delete(graph_client(cmd, admin_profile, use_az_login), target,
                                profiles=store.list()[0])
     if result["profiles"]:
         from knack.log import get_logger
@@ -110,7 +115,7 @@ def app_permission_add(cmd, api, role, profile=None, app_id=None, grant=False,
     from .core import permissions, profiles
 
     target = _target(profiles.ProfileStore(), profile, app_id)
-    return permissions.add(_graph(cmd, admin_profile, use_az_login), target, api, role,
+    return permissions.add(graph_client(cmd, admin_profile, use_az_login), target, api, role,
                                      grant=grant)
 
 
@@ -119,7 +124,7 @@ def app_permission_list(cmd, profile=None, app_id=None, admin_profile=None, use_
     from .core import permissions, profiles
 
     target = _target(profiles.ProfileStore(), profile, app_id)
-    return permissions.listed(_graph(cmd, admin_profile, use_az_login), target)
+    return permissions.listed(graph_client(cmd, admin_profile, use_az_login), target)
 
 
 def app_permission_remove(cmd, api, role, profile=None, app_id=None, admin_profile=None,
@@ -128,7 +133,7 @@ def app_permission_remove(cmd, api, role, profile=None, app_id=None, admin_profi
     from .core import permissions, profiles
 
     target = _target(profiles.ProfileStore(), profile, app_id)
-    return permissions.remove(_graph(cmd, admin_profile, use_az_login), target, api,
+    return permissions.remove(graph_client(cmd, admin_profile, use_az_login), target, api,
                                         role)
 
 

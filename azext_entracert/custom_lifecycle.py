@@ -1,16 +1,16 @@
 """The certificate lifecycle commands: ``az entracert app cert list|add|remove|expiring``,
 ``az entracert cert rotate`` and ``az entracert cert check-revocation``.
 
-Thin like ``custom``: check what only the command line knows, pick who calls Microsoft Graph (an
-admin profile, or the signed-in az account whose token azure-cli-core's ``Profile`` gives us:
-the one place azure.cli is touched), call the core (``lifecycle``, ``rotation``, ``revocation``)
-and return plain data.
+Thin like ``custom``: check what only the command line knows, pick who calls Microsoft Graph
+(``_support.graph_client``: an admin profile, or the signed-in az account), call the core
+(``lifecycle``, ``rotation``, ``revocation``) and return plain data.
 """
 from knack.log import get_logger
 
 from ._support import (
     exclusive,
     exit_after_output,
+    graph_client,
     load_certificate,
     route_core_logs_to_az,
     terminal_prompt,
@@ -26,7 +26,7 @@ def app_cert_list(cmd, profile=None, app_id=None, admin_profile=None, use_az_log
     from .core import lifecycle
 
     chosen = _profile(profile)
-    return lifecycle.list_certificates(_graph(cmd, admin_profile, use_az_login), chosen,
+    return lifecycle.list_certificates(graph_client(cmd, admin_profile, use_az_login), chosen,
                                        app_id=app_id)
 
 
@@ -37,7 +37,7 @@ def app_cert_add(cmd, file_path, profile=None, display_name=None, app_id=None,
 
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     chosen = _profile(profile)
-    graph = _graph(cmd, admin_profile, use_az_login)
+    graph = graph_client(cmd, admin_profile, use_az_login)
     password = secrets.password_source(env=password_env, file=password_file,
                                        prompt=terminal_prompt())
     return lifecycle.add_certificate(graph, chosen, file_path, password=password,
@@ -51,7 +51,7 @@ def app_cert_remove(cmd, profile=None, thumbprint=None, key_id=None, force=False
 
     _exactly_one(("--thumbprint", thumbprint), ("--key-id", key_id))
     chosen = _profile(profile)
-    result = lifecycle.remove_certificate(_graph(cmd, admin_profile, use_az_login), chosen,
+    result = lifecycle.remove_certificate(graph_client(cmd, admin_profile, use_az_login), chosen,
                                           thumbprint=thumbprint, key_id=key_id, force=force,
                                           app_id=app_id)
     # Removal stops new sign-ins only: Entra ID cannot revoke an app-only access token.
@@ -71,7 +71,7 @@ def app_cert_expiring(cmd, days=30, profile_names=None, admin_profile=None, use_
 
     store = profiles.ProfileStore()
     chosen = [store.get(n) for n in profile_names] if profile_names else store.list()[0]
-    graph = _graph(cmd, admin_profile, use_az_login, required=False)
+    graph = graph_client(cmd, admin_profile, use_az_login, required=False)
     result = lifecycle.expiring(chosen, days=int(days), graph=graph)
     for warning in result["warnings"]:
         logger.warning(warning)
@@ -113,7 +113,7 @@ def cert_rotate(cmd, profile=None, days=None, key_size=None, subject=None, san=N
                            "certificate your CA issued for the request).")
     store = profiles.ProfileStore()
     name = _profile(profile, store=store).name
-    graph = _graph(cmd, admin_profile, use_az_login, required=False)
+    graph = graph_client(cmd, admin_profile, use_az_login, required=False)
     waits = {"verify_timeout": float(verify_timeout)} if verify_timeout else {}
     return rotation.rotate(store, name, days=int(days) if days else None,
                            key_size=int(key_size) if key_size else None, subject=subject,
@@ -141,48 +141,12 @@ def cert_check_revocation(cmd, file_path=None, pfx_base64_env=None, password_env
     return result
 
 
-# --- Who calls Graph -----------------------------------------------------------------------------
+# --- Helpers -------------------------------------------------------------------------------------
 
 def _profile(name, *, store=None):
     from .core import profiles
 
     return (store or profiles.ProfileStore()).resolve(name)
-
-
-def _graph(cmd, admin_profile, use_az_login, *, required=True):
-    """A GraphClient as the admin profile or the az account; None when neither and optional."""
-    from .core import lifecycle, profiles
-
-    exclusive(("--admin-profile", admin_profile), ("--use-az-login", use_az_login))
-    if admin_profile:
-        return lifecycle.admin_graph(profiles.ProfileStore().get(admin_profile),
-                                     prompt=terminal_prompt())
-    if use_az_login:
-        from azure.cli.core._profile import Profile
-
-        resource = cmd.cli_ctx.cloud.endpoints.microsoft_graph_resource_id
-        account = Profile(cli_ctx=cmd.cli_ctx)
-        # az's global --subscription picks the signed-in account (default: the active one).
-        subscription = cmd.cli_ctx.data.get("subscription_id")
-        signed_in = account.get_subscription(subscription)  # az's error if nobody signed in
-
-        def token():
-            credentials, _, _ = account.get_raw_token(resource=resource,
-                                                      subscription=subscription)
-            return credentials[1]
-
-        actor = lifecycle.az_actor(signed_in["user"]["name"], user_type=signed_in["user"]["type"],
-                                   tenant=signed_in["tenantId"])
-        # No CA bundle: like az itself, the az-login path trusts REQUESTS_CA_BUNDLE or the system.
-        return lifecycle.graph_client(resource, token, actor=actor)
-    if required:
-        from azure.cli.core.azclierror import RequiredArgumentMissingError
-
-        raise RequiredArgumentMissingError(
-            "This command calls Microsoft Graph and needs an identity allowed to manage the "
-            "application.", recommendation="Add --admin-profile NAME (a profile with "
-                                           "Application.ReadWrite.All) or --use-az-login.")
-    return None
 
 
 def _exactly_one(*named):

@@ -122,8 +122,11 @@ class _Onboarding:
         from .profiles import new_profile
 
         c, cert = self.caller, self.certificate
+        # Without --profile the token check still needs a name, for its audit line: one that
+        # cannot be a profile's and says which application it was.
         return new_profile(
-            self.profile_name or "app-create", tenant=c.tenant, client_id=self.app_id,
+            self.profile_name or f"(app create {self.display_name})", tenant=c.tenant,
+            client_id=self.app_id,
             certificate=cert.path, password_env=cert.password_env,
             password_file=cert.password_file, prompt=self.sign_in_prompt,
             cloud=c.cloud, authority_host=c.authority_host, graph_endpoint=c.graph_endpoint,

@@ -18,8 +18,11 @@ Choices where the real service is UNVERIFIED (ENTRA-FACTS §5-§7), made here on
 * Permissions: management needs the app role ``Application.ReadWrite.All`` or
   ``Application.ReadWrite.OwnedBy`` in ``roles``. OwnedBy is kept simple: an application created
   by a caller records the caller's appId as owner (private field ``_ownerAppIds``); an OwnedBy
-  caller sees and manages only the applications it owns. Role assignments (really
-  ``AppRoleAssignment.ReadWrite.All``) and service principal reads need the same roles.
+  caller sees and manages only the applications it owns. Service principal reads need the same
+  roles. Role assignments (``appRoleAssignedTo``, ``appRoleAssignments``: admin consent) take
+  ``AppRoleAssignment.ReadWrite.All``, the role Graph documents for them; the emulator also
+  accepts either management role, more lenient than Graph, so that its admin (and tests written
+  before this role existed here) can grant.
 * addKey/removeKey: allowed to the application itself (token ``appid`` = the app's ``appId``) with
   no Graph permission, and to managers; a valid proof is always needed. A missing proof answers
   403 Authorization_RequestDenied (as observed), every bad proof 401
@@ -66,6 +69,7 @@ LOG = logging.getLogger(__name__)
 
 EXPIRED = "Lifetime validation failed, the token is expired."
 ALL, OWNED_BY = "Application.ReadWrite.All", "Application.ReadWrite.OwnedBy"
+ASSIGN = "AppRoleAssignment.ReadWrite.All"
 _ENTITY = re.compile(r"^(applications|servicePrincipals)(?:\((.*)\))?$", re.IGNORECASE)
 _ADDRESS = re.compile(r"^\s*(?:(appId)\s*=\s*)?'?([^']*)'?\s*$", re.IGNORECASE)
 # What $filter and $select may name (Graph v1.0 application and servicePrincipal resources).
@@ -260,6 +264,11 @@ class _Call(ApplicationHandlers):
             return True
         raise denied()
 
+    def assigner(self):
+        """Require a role that may read and change app role assignments."""
+        if ASSIGN not in self.roles:
+            self.manager()
+
     def query_select(self):
         """The ``$select``ed property names, lower-cased (400 for a name the type lacks)."""
         return {n.lower() for n in odata.parse_select(self.request.query,
@@ -373,7 +382,7 @@ class _Call(ApplicationHandlers):
         return Response(204)
 
     def list_assignments(self, address, side):
-        self.manager()
+        self.assigner()
         with self.api.state.read() as data:
             sp_id = self.find_service_principal(data, address)["id"]
             value = [copy.deepcopy(a) for a in data["appRoleAssignments"] if a[side] == sp_id]
@@ -383,7 +392,7 @@ class _Call(ApplicationHandlers):
             "value": value})
 
     def assign_role(self, address, side):
-        self.manager()
+        self.assigner()
         body = self.body()
         for name in ("principalId", "resourceId", "appRoleId"):
             if not is_guid(body.get(name)):
@@ -411,7 +420,7 @@ class _Call(ApplicationHandlers):
             **assignment})
 
     def remove_assignment(self, address, side, assignment_id):
-        self.manager()
+        self.assigner()
         with self.api.state.transaction() as data:
             sp_id = self.find_service_principal(data, address)["id"]
             kept = [a for a in data["appRoleAssignments"]

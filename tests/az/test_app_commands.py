@@ -4,16 +4,19 @@ the real az running the wheel-installed extension against the emulator (loopback
 Each az run costs about a second, so each test proves several things a user sees in a row.
 """
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import az_environment, sign_in_az
+from conftest import az_environment, make_certificate, pem_of, sign_in_az
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from azext_entracert.core import audit, profiles
 
-from .conftest import AZ
+from .conftest import AZ, REPO
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +91,18 @@ def test_create_as_admin_profile_gives_a_working_profile(az_app, emulator, tmp_p
 
 def test_create_as_the_az_account_takes_its_cloud_and_trust(az_app, emulator, tmp_path):
     _, created, _ = _create(az_app, "onboard-az", tmp_path, "--profile", "via-az", "--default",
-                            "--use-az-login")
+                            "--days", "30", "--key-size", "3072", "--use-az-login")
+    _, certificate, _ = pkcs12.load_key_and_certificates(Path(created["certificate"]).read_bytes(),
+                                                         None)
+    lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+    assert certificate.public_key().key_size == 3072 and 29 <= lifetime.days <= 31
     profile = az_app.store.get("via-az")
     assert (profile.tenant, profile.authority_host, profile.ca_bundle) == (
         emulator.tenant_id, emulator.authority_host, emulator.ca_bundle)
     assert az_app.store.default_name() == "via-az"
+    assert {(e["actor"]["type"], e["actor"]["name"]) for e in audit.read(az_app.config)
+            if e["appId"] == created["appId"] and e["source"] == "graph"} == {
+        ("az", emulator.admin["client_id"])}
     _, token, _ = az_app("entracert", "token", "get")  # the default profile
     assert token["clientId"] == created["appId"]
 
@@ -158,6 +168,38 @@ def test_a_display_name_in_use_is_refused_unless_allowed(az_app, emulator, tmp_p
     _, created, _ = _create(az_app, "onboard-taken", tmp_path, "--allow-duplicate",
                             "--admin-profile", "admin")
     assert created["appId"] != existing["appId"] and created["profile"] is None
+    # Without --profile, the token check's audit line names the application, not a profile.
+    assert [e["profile"] for e in audit.read(az_app.config)
+            if e["action"] == "token" and e["clientId"] == created["appId"]] == [
+        "(app create onboard-taken)"]
+
+
+def test_a_display_name_longer_than_graph_keeps_is_refused_before_anything(az_app, tmp_path):
+    code, _, stderr = _create(az_app, "x" * 257, tmp_path, "--admin-profile", "admin",
+                              check=False)
+    assert code == 1 and "Traceback" not in stderr
+    assert "257 characters long" in stderr and "at most 256" in stderr
+    assert not list(tmp_path.iterdir())  # no certificate written
+
+
+def test_create_registers_a_certificate_you_have_for_another_audience(az_app, emulator,
+                                                                         rsa_keys, tmp_path):
+    certificate = make_certificate(rsa_keys[5], "onboard-own")
+    pem = tmp_path / "own.pem"
+    pem.write_text(pem_of(rsa_keys[5], certificate))
+    code, _, stderr = az_app("entracert", "app", "create", "--display-name", "onboard-own",
+                             "--file", pem, "--days", "30", "--admin-profile", "admin",
+                             check=False)
+    assert code != 0 and "--days" in stderr and "--create-cert instead" in stderr
+    _, created, _ = az_app("entracert", "app", "create", "--display-name", "onboard-own",
+                           "--file", pem, "--sign-in-audience", "AzureADMultipleOrgs",
+                           "--profile", "own", "--admin-profile", "admin")
+    thumbprint = certificate.fingerprint(hashes.SHA1()).hex().upper()
+    assert created["thumbprint"] == thumbprint and created["files"] == []
+    stored = emulator.application(created["appId"])
+    assert stored["signInAudience"] == "AzureADMultipleOrgs"
+    assert [k["customKeyIdentifier"] for k in stored["keyCredentials"]] == [thumbprint]
+    assert az_app.store.get("own").certificate == str(pem)
 
 
 def test_permissions_add_grant_list_remove_and_the_token_roles(az_app, make_app, emulator):
@@ -171,6 +213,9 @@ def test_permissions_add_grant_list_remove_and_the_token_roles(az_app, make_app,
                              "--role", "User.Reed.All", *common, check=False)
     assert code == 1 and "no application role 'User.Reed.All'" in stderr
     assert "Directory.Read.All" in stderr and "User.Read.All" in stderr
+    code, _, stderr = az_app("entracert", "app", "permission", "add", "--api", "arm",
+                             "--role", "Reader", *common, check=False)
+    assert code == 1 and "Azure RBAC" in stderr and "az role assignment create" in stderr
 
     _, added, _ = az_app("entracert", "app", "permission", "add", "--api", "graph", "--role",
                          "User.Read.All", "--grant", *common)
@@ -188,6 +233,10 @@ def test_permissions_add_grant_list_remove_and_the_token_roles(az_app, make_app,
            "User.Read.All", *common)
     _, listed, _ = az_app("entracert", "app", "permission", "list", *common)
     assert [(r["role"], r["granted"]) for r in listed] == [("Application.Read.All", False)]
+    assert [(e["action"], e["actor"]["name"]) for e in audit.read(az_app.config)
+            if e["appId"] == app.app_id] == [
+        ("app-permission-add", "admin"), ("app-permission-grant", "admin"),
+        ("app-permission-add", "admin"), ("app-permission-remove", "admin")]
 
 
 def test_delete_needs_a_confirmation_and_deletes_with_yes(az_app, make_app, emulator):
@@ -211,3 +260,22 @@ def test_ctrl_d_at_the_delete_confirmation_cancels(az_env, tmp_path):
          "--admin-profile", "nobody"], az_env, tmp_path, [("(y/n)", CTRL_D)])
     assert code != 0 and "ERROR: Cancelled." in screen, screen
     assert "Traceback" not in screen, screen
+
+
+def test_the_readme_quick_start_runs_as_written(az_env, tmp_path):
+    """Issue 13's "done when": the README's emulator quick start, pasted into bash by a new user
+    (own config dir, nothing set up), ends with a token whose roles claim has the granted role."""
+    section = (REPO / "README.md").read_text().split("\n## Quick start", 1)[1]
+    script = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    env = {**az_env, "AZURE_CONFIG_DIR": str(tmp_path / "azure"),
+           "PATH": f"{AZ.parent}{os.pathsep}{az_env.get('PATH', '')}"}
+    try:
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=300)
+    finally:  # never leave the background emulator running
+        subprocess.run([str(AZ), "entracert", "emulator", "stop", "--state-dir", "emu"],
+                       cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert '"User.Read.All"' in done.stdout and "Traceback" not in done.stderr
+    assert (tmp_path / "my-app.pfx").stat().st_mode & 0o777 == 0o600

@@ -9,6 +9,8 @@ COMMANDS = ([("cert", c) for c in CERT_COMMANDS]
                                         "set-default", "export", "import")]
             + [("token", c) for c in ("get", "refresh", "inspect", "clear")]
             + [("audit", "list")]
+            + [("app", c) for c in ("create", "show", "list", "delete")]
+            + [("app", "permission", c) for c in ("add", "list", "remove")]
             + [("app", "cert", c) for c in ("list", "add", "remove", "expiring")]
             + [("emulator", c) for c in ("start", "status", "show", "stop")])
 # azure-cli-core brings these; a second copy in the extension folder would shadow az's own.

@@ -601,6 +601,29 @@ def test_grant_an_app_role_on_graph(graph):
         assert st.roles_of(data, client_sp, graph_sp) == []
 
 
+def test_app_role_assignment_readwrite_all_may_grant_and_a_reader_may_not(graph):
+    """Admin consent as Graph documents it: ``AppRoleAssignment.ReadWrite.All`` alone suffices to
+    grant, list and withdraw, without any Application.* role; a read-only role is refused."""
+    app = graph.create("consented")
+    graph.create_sp(app)
+    with graph.state.read() as data:
+        graph_sp = st.service_principal_for(data, st.GRAPH_APP_ID)
+        client_sp = st.service_principal_for(data, app["appId"])["id"]
+    url = f"/v1.0/servicePrincipals/{graph_sp['id']}/appRoleAssignedTo"
+    body = {"principalId": client_sp, "resourceId": graph_sp["id"],
+            "appRoleId": st.app_role(graph_sp, "User.Read.All")["id"]}
+    reader = graph.token(roles=("Application.Read.All",))
+    assert_error(graph.call("POST", url, body, token=reader), 403, "Authorization_RequestDenied")
+    consent = graph.token(roles=("AppRoleAssignment.ReadWrite.All",))
+    created = graph.call("POST", url, body, token=consent)
+    assert created.status == 201
+    assert [a["id"] for a in graph.call("GET", url, token=consent).json["value"]] == [
+        created.json["id"]]
+    assert graph.call("DELETE", f"{url}/{created.json['id']}", token=consent).status == 204
+    assert_error(graph.call("POST", "/v1.0/applications", {"displayName": "x"}, token=consent),
+                 403, "Authorization_RequestDenied")
+
+
 def test_service_principal_reads_and_duplicate_create(graph):
     app = graph.create("sp")
     graph.create_sp(app)
