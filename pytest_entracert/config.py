@@ -228,7 +228,7 @@ class EntraConfig:
 
 NOT_CONFIGURED = ("no Entra ID identity is configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
                   "AZURE_CLIENT_CERTIFICATE_PATH (or --entra-tenant/--entra-client-id/"
-                  "--entra-cert), pass --entra-profile NAME, or use --entra-mode emulator")
+                  "--entra-cert=PATH), pass --entra-profile=NAME, or use --entra-mode=emulator")
 
 
 class NotConfigured(Exception):
@@ -351,12 +351,11 @@ def _origin(authority):
     return authority.rstrip("/") if authority else None
 
 
-# The identity made from the plugin's settings is named "pytest" in the core's messages but is no
-# stored profile, so a hint that runs 'az entracert ... --name pytest' (or '--profile pytest') names
-# nothing real: it gives way to the setting that changes the same thing.
-_STORED_PROFILE_COMMAND = re.compile(
-    rf"[`']az entracert [^`']*--(?:name|profile) {EXPLICIT_PROFILE}\b[^`']*[`']")
-_SETTING_HINTS = (
+# Only a stored profile can be named in 'az entracert ... --name NAME' (or '--profile NAME'): the
+# identity made from the plugin's settings ("pytest"), one given to a factory by client_id= and
+# certificate=, and the emulator's applications are not, so such a hint gives way to the setting,
+# argument or emulator call that changes the same thing.
+SETTING_HINTS = (
     (("--password-env", "--password-file"),
      "Set AZURE_CLIENT_CERTIFICATE_PASSWORD to the certificate's password."),
     (("--certificate", "app cert add"),
@@ -367,26 +366,46 @@ _SETTING_HINTS = (
     (("profile show", "profile update", "--authority-host", "--cloud"),
      "Check --entra-tenant (AZURE_TENANT_ID) and --entra-authority (AZURE_AUTHORITY_HOST)."),
 )
+ARGUMENT_HINTS = (
+    SETTING_HINTS[0],
+    (("--certificate", "app cert add", "credential reset"),
+     "Pass certificate= a PFX or PEM (with its key) of a certificate registered on the "
+     "application."),
+    SETTING_HINTS[2],
+    (("profile show", "profile update", "--authority-host", "--cloud"),
+     "Check tenant= (by default the configured identity's) and --entra-authority "
+     "(AZURE_AUTHORITY_HOST)."),
+)
+EMULATOR_HINTS = (
+    (("--certificate", "app cert add", "credential reset"),
+     "Register the certificate on the application with entra_emulator.ensure_application("
+     "DISPLAY_NAME, certificates=[...]), or sign in with the key it was created with."),
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'])")
 
 
-def explain(error, profile=None):
-    """A core error as the plugin's one-line reason; ``profile`` is the identity it was about
-    (or its name)."""
-    if getattr(profile, "name", profile) != EXPLICIT_PROFILE or not error.hint:
+def explain(error, name=None, *, hints=SETTING_HINTS, called="the configured identity",
+            emulated=False):
+    """A core error as the plugin's one-line reason. ``name`` is the core's name of the identity
+    it was about when that is no stored profile (None for a stored one): commands naming it give
+    way to ``hints``, and "profile 'NAME'" to ``called``. For an ``emulated`` identity every az
+    command does: none of them reaches the emulator's tenant."""
+    if name is None or not error.hint:
         return str(error)
+    named = re.compile(r"[`']az [^`']*[`']" if emulated else
+                       rf"[`']az entracert [^`']*--(?:name|profile) {re.escape(name)}"
+                       rf"(?=[\s`'])[^`']*[`']")
     hint = []
     for sentence in _SENTENCE_END.split(error.hint):
         # "Register it ...: `az entracert app cert add --profile pytest ...`, or `az ad ...`":
         # keep the alternative that exists
-        sentence = re.sub(_STORED_PROFILE_COMMAND.pattern + r"(?: \([^)]*\))?, or (?=`)", "",
-                          sentence)
-        commands = _STORED_PROFILE_COMMAND.findall(sentence)
+        sentence = re.sub(named.pattern + r"(?: \([^)]*\))?, or (?=`)", "", sentence)
+        commands = named.findall(sentence)
         if commands:
-            named = " ".join(commands)
-            sentence = next((text for options, text in _SETTING_HINTS
-                             if any(option in named for option in options)), None)
+            joined = " ".join(commands)
+            sentence = next((text for options, text in hints
+                             if any(option in joined for option in options)), None)
         if sentence and sentence not in hint:
             hint.append(sentence)
-    message = error.message.replace(f"profile '{EXPLICIT_PROFILE}'", "the configured identity")
+    message = error.message.replace(f"profile '{name}'", called)
     return " ".join([message, *hint])

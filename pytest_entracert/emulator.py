@@ -8,6 +8,7 @@ HTTPS (its ``/_emulator`` control endpoints, and Microsoft Graph with the emulat
 application for registrations), so every process sees one tenant and one request log.
 """
 import datetime
+import hashlib
 import shutil
 import tempfile
 import time
@@ -81,7 +82,8 @@ class AttachedEmulator:
                 "admin": dict(found["admin"]), "client_id": None, "certificate": None,
                 "thumbprint": None}
         try:
-            certificate, pem = _kept_certificate(Path(found["state_dir"]) / "pytest-entracert")
+            certificate, pem = _kept_certificate(
+                Path(found["state_dir"]) / "pytest-entracert" / "app.pem")
             app = EntraEmulator(info).ensure_application(APP_NAME, certificates=[certificate])
         except BaseException:
             self.close()
@@ -95,12 +97,13 @@ class AttachedEmulator:
         shutil.rmtree(self.cache_dir, ignore_errors=True)
 
 
-def _kept_certificate(folder):
-    """The certificate of ``folder/app.pem``, made once (under a lock: runs may start together)."""
+def _kept_certificate(pem):
+    """The certificate of the key + certificate PEM ``pem``, made once (under a lock: runs and
+    xdist workers may start together)."""
     from azext_entracert.core import certs
     from azext_entracert.core.fileio import file_lock
 
-    pem = folder / "app.pem"
+    pem.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with file_lock(pem):
         if not pem.exists():
             return new_key_pair(pem).certificate, pem
@@ -135,9 +138,9 @@ def profile_for(info, name="emulator"):
 
 class EmulatorApplication(dict):
     """A Graph application the emulator registered, as Graph returns it (``app["appId"]``),
-    with ``client_id`` and, when made with ``with_certificate=True``, ``certificate`` (its key
-    + certificate PEM) and ``profile``: hand it to ``entra_token_factory(profile=app)`` or
-    ``entra_credential_factory(app)`` to sign in as it."""
+    with ``client_id`` and, when made (or ensured) with ``with_certificate=True``,
+    ``certificate`` (its key + certificate PEM) and ``profile``: hand it to
+    ``entra_token_factory(profile=app)`` or ``entra_credential_factory(app)`` to sign in as it."""
 
     def __init__(self, graph_app, *, info, certificate=None):
         super().__init__(graph_app)
@@ -254,10 +257,13 @@ class EntraEmulator:
         return app
 
     def ensure_application(self, display_name, *, certificates=(), identifier_uris=(),
-                           app_roles=()):
+                           app_roles=(), with_certificate=False):
         """Get or create the application of this display name, with its service principal, and
         add what it lacks of ``certificates`` (by thumbprint), ``identifier_uris`` and
         ``app_roles`` (by value); returns it as ``create_application`` does.
+        ``with_certificate=True`` gives it a key to sign in with, as ``create_application``
+        does, but one key per display name, kept beside the emulator's state: every worker and
+        every run against a long-lived emulator signs in with the same key.
 
         Idempotent, and safe from every xdist worker at once and in every run against a
         long-lived emulator (``--entra-emulator-state``): a lock beside the emulator's state makes
@@ -266,13 +272,21 @@ class EntraEmulator:
         from azext_entracert.core.fileio import file_lock
 
         with file_lock(Path(self.info["state_dir"]) / "pytest-entracert-applications"):
+            pem = None
+            if with_certificate:
+                digest = hashlib.sha256(display_name.encode()).hexdigest()[:32]
+                pem = (Path(self.info["state_dir"]) / "pytest-entracert" / "applications"
+                       / f"ensured-{digest}.pem")
+                certificates = [*certificates, _kept_certificate(pem)[0]]
+                pem = str(pem)
             literal = "'" + display_name.replace("'", "''") + "'"
             found = self._graph("GET", "applications",
                                 params={"$filter": f"displayName eq {literal}"})["value"]
             if not found:
-                return self.create_application(display_name, certificates=certificates,
-                                               identifier_uris=identifier_uris,
-                                               app_roles=app_roles)
+                app = self.create_application(display_name, certificates=certificates,
+                                              identifier_uris=identifier_uris,
+                                              app_roles=app_roles)
+                return EmulatorApplication(app, info=self.info, certificate=pem)
             app = found[0]
             changes = _missing(app, certificates, identifier_uris, app_roles)
             if changes:
@@ -283,7 +297,7 @@ class EntraEmulator:
             if changes:
                 self._changed(app["appId"])
             return EmulatorApplication(self.application(app["appId"]) if changes else app,
-                                       info=self.info)
+                                       info=self.info, certificate=pem)
 
     def application(self, app_id):
         """The Graph application with this appId (KeyError if there is none)."""
@@ -296,7 +310,8 @@ class EntraEmulator:
         return found[0]
 
     def grant_app_role(self, client_app_id, resource_app_id_or_uri, role_value):
-        """Grant the client application a role of a resource (by appId or identifier URI)."""
+        """Grant the client application a role of a resource (by appId or identifier URI);
+        idempotent, and safe from every xdist worker at once, as ``ensure_application``."""
         if self._emulator is not None:
             granted = self._emulator.grant_app_role(client_app_id, resource_app_id_or_uri,
                                                     role_value)
@@ -308,17 +323,24 @@ class EntraEmulator:
         if client is None or resource is None:
             raise KeyError(f"unknown application {client_app_id} or resource "
                            f"{resource_app_id_or_uri}")
+        from azext_entracert.core.fileio import file_lock
         from azext_entracert.emulator.state import app_role
 
         role = app_role(resource, role_value)
         # Idempotent as in the owning process (Graph itself refuses a second grant): a setup
-        # hook that grants runs again against a long-lived emulator.
-        held = self._graph("GET", f"servicePrincipals/{client['id']}/appRoleAssignments")["value"]
-        for assignment in held:
-            if (assignment["resourceId"], assignment["appRoleId"]) == (resource["id"], role["id"]):
-                return assignment
-        granted = self._graph("POST", f"servicePrincipals/{resource['id']}/appRoleAssignedTo", {
-            "principalId": client["id"], "resourceId": resource["id"], "appRoleId": role["id"]})
+        # hook that grants runs again against a long-lived emulator, and a session fixture in
+        # every worker at once, hence the look-up and the grant under ensure_application's lock.
+        with file_lock(Path(self.info["state_dir"]) / "pytest-entracert-applications"):
+            held = self._graph("GET",
+                               f"servicePrincipals/{client['id']}/appRoleAssignments")["value"]
+            for assignment in held:
+                if ((assignment["resourceId"], assignment["appRoleId"])
+                        == (resource["id"], role["id"])):
+                    return assignment
+            granted = self._graph(
+                "POST", f"servicePrincipals/{resource['id']}/appRoleAssignedTo",
+                {"principalId": client["id"], "resourceId": resource["id"],
+                 "appRoleId": role["id"]})
         self._changed(client_app_id)
         return granted
 

@@ -167,7 +167,7 @@ def _resolve(state, config):
                                 if source != "default"))
     if mode == "off":
         return EntraConfig(mode="off", enabled=False, skip_reason="entracert is off "
-                           "(--entra-mode off)", **common)
+                           "(--entra-mode=off)", **common)
     attach_to = settings["emulator_state"][0]
     if (mode == "emulator" or (mode == "auto" and attach_to)) and config.option.collectonly:
         state.header = "entracert: mode emulator (not started for --collect-only)"
@@ -188,7 +188,7 @@ def _resolve(state, config):
                            scopes=settings["scope"][0], cache_dir=state.emulator_info["cache_dir"],
                            **common)
     live = EntraConfig(mode="live", enabled=True, scopes=settings["scope"][0], **common)
-    flag = "--entra-mode live" if mode == "live" else "--entra-require" if require else None
+    flag = "--entra-mode=live" if mode == "live" else "--entra-require" if require else None
     try:
         named = outline(settings)
     except NotConfigured as exc:
@@ -376,7 +376,8 @@ def entra_token_factory(pytestconfig, entra_config):
     """``entra_token_factory(scopes=None, *, profile=None, client_id=None, certificate=None,
     tenant=None, force=False) -> EntraToken``, for the configured identity or another one:
     ``profile`` names an ``az entracert`` profile or is an application from
-    ``entra_emulator.create_application(..., with_certificate=True)``; ``client_id`` with
+    ``entra_emulator.create_application(...)`` or ``ensure_application(...)`` made with
+    ``with_certificate=True``; ``client_id`` with
     ``certificate`` (PFX or PEM path) sign in as that application. Tokens come
     from the shared, locked cache: one token request per identity and scopes for the whole run,
     xdist workers included, and still-valid tokens of earlier runs are reused (``force=True``
@@ -409,8 +410,8 @@ def entra_credential(entra_token_factory):
 def entra_credential_factory(entra_token_factory):
     """``entra_credential_factory(profile=None, *, client_id=None, certificate=None,
     tenant=None) -> EntraCredential``: an azure-core ``TokenCredential`` for another identity,
-    named as for ``entra_token_factory`` (an ``az entracert`` profile, an
-    ``entra_emulator.create_application(..., with_certificate=True)`` application, or
+    named as for ``entra_token_factory`` (an ``az entracert`` profile, an ``entra_emulator``
+    application made ``with_certificate=True``, or
     ``client_id`` with ``certificate``), sharing the token cache; for a test that signs in as a
     second application."""
     from .token import EntraCredential
@@ -479,7 +480,8 @@ def entra_emulator(pytestconfig, tmp_path_factory):
     ``verify_access_token(token)``. In ``--entra-mode emulator`` it is the run's one emulator,
     shared by all xdist workers, whose application the token fixtures sign in as; in other modes
     a private one is started for this process (or, with ``--entra-emulator-state=DIR``, the one
-    running there is used). Use ``ensure_application(...)`` in session fixtures, or seed it
+    running there is used). Use ``ensure_application(name, ..., with_certificate=True)`` in
+    session fixtures (one application and one key for every worker and run), or seed it
     in the ``pytest_entracert_emulator_setup(emulator)`` hook. Faults a test adds and its
     ``clear_log()`` end with the test.
     """

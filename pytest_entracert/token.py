@@ -14,6 +14,9 @@ import threading
 import time
 from pathlib import Path
 
+# The core's name of an identity given by client_id= and certificate=: no stored profile
+GIVEN_IDENTITY = "explicit"
+
 
 class EntraToken:
     """An access token for tests: ``.value``, ``.expires_on``, ``.claims``, ``.headers()``.
@@ -105,7 +108,8 @@ class EntraTokenFactory:
     def identity(self, profile=None, *, client_id=None, certificate=None, tenant=None):
         """The core ``Profile`` tokens are asked for: the configured identity by default;
         ``profile`` may name an ``az entracert`` profile, or be a core ``Profile`` or an
-        application from ``entra_emulator.create_application(..., with_certificate=True)``;
+        application from ``entra_emulator.create_application`` or ``ensure_application`` made
+        ``with_certificate=True``;
         ``client_id`` with ``certificate`` (a PFX or key + certificate PEM path) make an
         identity on the spot, in the configured identity's tenant and authority unless
         ``tenant`` says otherwise."""
@@ -137,7 +141,7 @@ class EntraTokenFactory:
             if key not in self._explicit:  # load the certificate once, not for every token
                 base = self.config.profile
                 self._explicit[key] = new_profile(
-                    "explicit", client_id=client_id, certificate=certificate,
+                    GIVEN_IDENTITY, client_id=client_id, certificate=certificate,
                     tenant=tenant or (base and base.tenant),
                     authority_host=base and base.authority_host,
                     ca_bundle=base and base.ca_bundle, scopes=base.scopes if base else (),
@@ -218,11 +222,30 @@ class EntraTokenFactory:
         return token
 
     def explain(self, error, profile=None, **identity):
-        """The core's error in words that fit the plugin's settings (see ``config.explain``)
-        when it is about the configured identity; as the core said it otherwise."""
-        from .config import explain
+        """The core's error in words that name real things (see ``config.explain``): a hint to
+        run 'az entracert ... --profile NAME' fits a stored profile only, so for the identity
+        made from the settings, one given by ``client_id=``/``certificate=`` and an emulator
+        application it names the setting, argument or emulator call to change instead."""
+        from . import config
+        from .emulator import EmulatorApplication
 
-        return explain(error, None if profile is not None or identity else self.config.profile)
+        if identity:
+            return config.explain(error, GIVEN_IDENTITY, hints=config.ARGUMENT_HINTS,
+                                  called=f"the identity of client id {identity.get('client_id')}",
+                                  emulated=self.config.mode == "emulator")
+        if isinstance(profile, EmulatorApplication):
+            return config.explain(error, profile["displayName"], hints=config.EMULATOR_HINTS,
+                                  called=f"the emulator application '{profile['displayName']}'",
+                                  emulated=True)
+        configured = self.config.profile
+        if profile is not None or configured is None:  # a stored profile, or a core Profile
+            return str(error)
+        if self.config.mode == "emulator":
+            return config.explain(error, configured.name, hints=config.EMULATOR_HINTS,
+                                  called="the emulator's test application", emulated=True)
+        if configured.name == config.EXPLICIT_PROFILE:
+            return config.explain(error, configured.name)
+        return str(error)
 
     def __repr__(self):
         return (f"EntraTokenFactory(mode={self.config.mode!r}, client_id={self.config.client_id!r},"

@@ -18,7 +18,7 @@ import pytest
 @pytest.fixture(scope="session")
 def orders_api(entra_emulator):
     api = entra_emulator.ensure_application("orders-api", identifier_uris=["api://orders"],
-                                            app_roles=["Orders.Read"])
+                                            app_roles=["Orders.Read"], with_certificate=True)
     entra_emulator.grant_app_role(entra_emulator.client_id, "api://orders", "Orders.Read")
     return api
 
@@ -27,6 +27,10 @@ def orders_api(entra_emulator):
 def test_orders(n, orders_api, entra_token_factory, entra_emulator):
     token = entra_token_factory("api://orders/.default")
     assert entra_emulator.verify_access_token(token.value)["roles"] == ["Orders.Read"]
+    # it signs in too, every worker with the one key kept for it
+    own = entra_token_factory(profile=orders_api)
+    assert entra_emulator.verify_access_token(own.value)["appid"] == orders_api.client_id
+    assert len(entra_emulator.application(orders_api.client_id)["keyCredentials"]) == 1
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     Path(os.environ["SEEN_DIR"], f"{n}-{worker}").write_text(orders_api["appId"])
 '''
@@ -34,7 +38,8 @@ def test_orders(n, orders_api, entra_token_factory, entra_emulator):
 
 def test_ensure_application_in_a_session_fixture_on_two_workers(pytester, run, monkeypatch,
                                                                  tmp_path):
-    """Both workers set up the same session fixture: one application, not a 409 on the second."""
+    """Both workers set up the same session fixture: one application, not a 409 on the second,
+    and with ``with_certificate=True`` one key both sign in with."""
     monkeypatch.setenv("SEEN_DIR", str(tmp_path))
     pytester.makepyfile(ENSURE_IN_A_SESSION_FIXTURE)
     result = run("--entra-mode=emulator", "-n", "2", subprocess=True)
@@ -209,13 +214,16 @@ import pytest
 
 @pytest.fixture(scope="session")
 def orders_api(entra_emulator):
-    return entra_emulator.ensure_application("orders-api", identifier_uris=["api://orders"])
+    return entra_emulator.ensure_application("orders-api", identifier_uris=["api://orders"],
+                                             with_certificate=True)
 
 
 @pytest.mark.parametrize("n", range(4))
-def test_attached(n, orders_api, entra_token, entra_emulator, entra_config):
+def test_attached(n, orders_api, entra_token, entra_emulator, entra_config, entra_token_factory):
     assert entra_config.mode == "emulator"
     assert entra_emulator.verify_access_token(entra_token.value)["appid"] == entra_config.client_id
+    entra_token_factory(profile=orders_api)  # the key kept beside the state, in every run
+    assert len(entra_emulator.application(orders_api.client_id)["keyCredentials"]) == 1
     Path(os.environ["SEEN_DIR"], f"{n}-{os.getpid()}").write_text(
         orders_api["appId"] + " " + entra_config.client_id)
 '''

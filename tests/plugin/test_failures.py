@@ -83,12 +83,13 @@ def environment_identity(monkeypatch, certificate, *, emulator=None, client_id=N
         monkeypatch.setenv("ENTRACERT_CA_BUNDLE", emulator.ca_bundle)
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])
 def test_a_missing_certificate_file_fails_only_the_tests_that_need_a_token(
-        pytester, run, monkeypatch, tmp_path):
+        pytester, run, monkeypatch, tmp_path, xdist):
     missing = tmp_path / "gone.pem"
     environment_identity(monkeypatch, missing)
     pytester.makepyfile(USES_TOKEN)
-    result = run()
+    result = run(*xdist, subprocess=bool(xdist))
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([f"entracert: identity incomplete: *{missing}*",
                                  "*ERROR at setup of test_uses_token*",
@@ -234,3 +235,25 @@ def test_a_credential_failure_is_the_sdks_error_in_one_line(
     assert "direct cause" not in output and "During handling" not in output
     failure = output.split("_ test_credential _")[1].split("short test summary")[0]
     assert len(failure.splitlines()) < 20, failure
+
+
+def test_credential_failures_are_the_sdks_error_in_every_xdist_worker(
+        pytester, run, monkeypatch, emulator, make_app, certificate_pem):
+    """The workers that did not ask the authority fail with the refusal the first one met,
+    rebuilt from the run's memo: the same ClientAuthenticationError and words."""
+    app = make_app("plugin-refused-credential-xdist", key_index=1)
+    environment_identity(monkeypatch, certificate_pem, emulator=emulator, client_id=app.app_id)
+    pytester.makepyfile("""
+        import pytest
+
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_credential(n, entra_credential):
+            entra_credential.get_token("https://graph.microsoft.com/.default")
+    """)
+    result = run("-n", "2", subprocess=True)
+    result.assert_outcomes(failed=4)
+    output = result.stdout.str()
+    assert output.count("azure.core.exceptions.ClientAuthenticationError: ") == 4
+    assert output.count("AADSTS700027") >= 4
+    assert "direct cause" not in output and "During handling" not in output

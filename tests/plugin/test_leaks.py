@@ -145,6 +145,29 @@ def test_text_other_plugins_write_in_the_terminal_summary_is_scrubbed(leak_run, 
                                  f"glued{MASK}.{MASK}.{MASK}"])
 
 
+LIVE_IN_THE_CONTROLLER = '''
+import os
+import sys
+from pathlib import Path
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and not os.environ.get("PYTEST_XDIST_WORKER"):
+        sys.stdout.write("\\nlive: " + Path(os.environ["TOKEN_FILE"]).read_text() + "\\n")
+'''
+
+
+def test_what_the_xdist_controller_writes_before_workers_finish_is_not_scrubbed(leak_run,
+                                                                                pytester):
+    """The documented gap: the controller learns the workers' tokens only when they finish, so
+    text it writes itself while they run (not a report) reaches the terminal as written."""
+    pytester.makeconftest(LIVE_IN_THE_CONTROLLER)
+    result, token, output = leak_run("def test_one(entra_token):\n    keep(entra_token)\n",
+                                     "-n", "2")
+    result.assert_outcomes(passed=1)
+    assert f"live: {token}" in output
+
+
 PRINTS = '''
 def test_prints(entra_token):
     print("printed", keep(entra_token))

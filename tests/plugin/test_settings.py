@@ -22,7 +22,7 @@ def test_auto_without_identity_skips_token_tests_with_one_clear_reason(pytester,
     result.stdout.fnmatch_lines([
         "entracert: no identity configured; tests that need a token are skipped",
         "SKIPPED [[]1[]] *no Entra ID identity is configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID"
-        " and AZURE_CLIENT_CERTIFICATE_PATH*--entra-mode emulator"])
+        " and AZURE_CLIENT_CERTIFICATE_PATH*--entra-mode=emulator"])
 
 
 @pytest.mark.parametrize("args", [["--entra-require"], ["--entra-mode", "live"]])
@@ -58,7 +58,7 @@ def test_off_skips_even_a_configured_identity(pytester, run, monkeypatch, certif
         monkeypatch.setenv(name, value)
     result = run("--entra-mode", "off", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*entracert is off (--entra-mode off)*"])
+    result.stdout.fnmatch_lines(["*entracert is off (--entra-mode=off)*"])
 
 
 def test_precedence_cli_over_environment_over_ini(pytester, run, monkeypatch, certificate_pem):
