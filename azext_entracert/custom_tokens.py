@@ -13,33 +13,40 @@ messages.
 """
 from knack.log import get_logger
 
-from ._support import exclusive, route_core_logs_to_az, terminal_prompt
+from ._support import exclusive, key_password_hint, route_core_logs_to_az, terminal_prompt
 
 logger = get_logger(__name__)
 
 # --- Profiles ---------------------------------------------------------------------------------
 
 def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_env=None,
-                   password_env=None, password_file=None, scopes=None, cloud=None,
-                   authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
-                   legacy_sha1=False, make_default=False):
+                   password_env=None, password_file=None, key_file=None, key_password_env=None,
+                   key_password_file=None, scopes=None, cloud=None, authority_host=None,
+                   graph_endpoint=None, ca_bundle=None, send_chain=False, legacy_sha1=False,
+                   make_default=False):
     """Validate, load the certificate once (recording its thumbprints and expiry), store."""
-    from .core import clouds, profiles, tokens
+    from .core import clouds, credentials, profiles, tokens
 
     route_core_logs_to_az()
     _certificate_source(certificate, pfx_base64_env)
     exclusive(("--password-env", password_env), ("--password-file", password_file))
+    exclusive(("--key-password-env", key_password_env),
+              ("--key-password-file", key_password_file))
+    credential = credentials.from_fields(dict(
+        certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
+        password_file=password_file, key_file=key_file, key_password_env=key_password_env,
+        key_password_file=key_password_file))
     clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
     store = profiles.ProfileStore()
     store.check_free(profiles.check_name(name))  # before any password prompt
     if not (cloud or authority_host):
         cloud, authority_host, graph_endpoint = _active_az_cloud(cmd, graph_endpoint)
-    profile = profiles.new_profile(
-        name, tenant=tenant, client_id=client_id, certificate=certificate,
-        pfx_base64_env=pfx_base64_env, password_env=password_env, password_file=password_file,
-        prompt=terminal_prompt(), scopes=tuple(scopes or ()), cloud=cloud,
-        authority_host=authority_host, graph_endpoint=graph_endpoint, ca_bundle=ca_bundle,
-        send_chain=send_chain, legacy_sha1=legacy_sha1)
+    with key_password_hint(key_file, given=key_password_env or key_password_file):
+        profile = profiles.new_profile(
+            name, tenant=tenant, client_id=client_id, credential=credential,
+            prompt=terminal_prompt(), scopes=tuple(scopes or ()), cloud=cloud,
+            authority_host=authority_host, graph_endpoint=graph_endpoint, ca_bundle=ca_bundle,
+            send_chain=send_chain, legacy_sha1=legacy_sha1)
     store.add(profile, make_default=make_default)
     tokens.warn_about_expiry(profile)
     return _shown(profile, store.default_name())
@@ -61,23 +68,29 @@ def profile_show(name):
 
 
 def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx_base64_env=None,
-                   password_env=None, password_file=None, scopes=None, cloud=None,
-                   authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=None,
-                   legacy_sha1=None, make_default=False):
+                   password_env=None, password_file=None, key_file=None, key_password_env=None,
+                   key_password_file=None, scopes=None, cloud=None, authority_host=None,
+                   graph_endpoint=None, ca_bundle=None, send_chain=None, legacy_sha1=None,
+                   make_default=False):
     """Change what is given; the certificate is loaded again only when its options change."""
     from .core import clouds, profiles, tokens
 
     route_core_logs_to_az()
     exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
     exclusive(("--password-env", password_env), ("--password-file", password_file))
+    exclusive(("--key-password-env", key_password_env),
+              ("--key-password-file", key_password_file))
     clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
     store = profiles.ProfileStore()
-    profile = store.replace(profiles.updated_profile(
-        store.get(name), prompt=terminal_prompt(), tenant=tenant, client_id=client_id,
-        certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
-        password_file=password_file, scopes=scopes, cloud=cloud, authority_host=authority_host,
-        graph_endpoint=graph_endpoint, ca_bundle=ca_bundle, send_chain=send_chain,
-        legacy_sha1=legacy_sha1))
+    with key_password_hint(key_file, given=key_password_env or key_password_file):
+        updated = profiles.updated_profile(
+            store.get(name), prompt=terminal_prompt(), tenant=tenant, client_id=client_id,
+            certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
+            password_file=password_file, key_file=key_file, key_password_env=key_password_env,
+            key_password_file=key_password_file, scopes=scopes, cloud=cloud,
+            authority_host=authority_host, graph_endpoint=graph_endpoint, ca_bundle=ca_bundle,
+            send_chain=send_chain, legacy_sha1=legacy_sha1)
+    profile = store.replace(updated)
     if make_default:
         store.set_default(name)
     tokens.warn_about_expiry(profile)
@@ -126,10 +139,12 @@ def profile_import(file_path, name=None, force=False, make_default=False):
         store.check_free(profile.name,
                          hint="Import it under another --name, or pass --force to replace it.")
     store.add(profile, replace=force, make_default=make_default)
-    if profile.certificate and not Path(profile.certificate).exists():
-        logger.warning("The certificate '%s' of profile '%s' is not on this machine; copy it there "
-                       "or run 'az entracert profile update --name %s --certificate PATH'.",
-                       profile.certificate, profile.name, profile.name)
+    for what, path, option in (("certificate", profile.certificate, "--certificate"),
+                               ("key file", profile.key_file, "--key-file")):
+        if path and not Path(path).exists():
+            logger.warning("The %s '%s' of profile '%s' is not on this machine; copy it there or "
+                           "run 'az entracert profile update --name %s %s PATH'.",
+                           what, path, profile.name, profile.name, option)
     return _shown(profile, store.default_name())
 
 
@@ -209,6 +224,8 @@ def _shown(profile, default):
         "name": profile.name, "tenant": profile.tenant, "clientId": profile.client_id,
         "certificate": profile.certificate, "pfxBase64Env": profile.pfx_base64_env,
         "passwordEnv": profile.password_env, "passwordFile": profile.password_file,
+        "keyFile": profile.key_file, "keyPasswordEnv": profile.key_password_env,
+        "keyPasswordFile": profile.key_password_file,
         "thumbprint": profile.thumbprint, "thumbprintSha256": profile.thumbprint_sha256,
         "serial": profile.serial, "notAfter": profile.not_after, "scopes": list(profile.scopes),
         "defaultScopes": profile.default_scopes, "cloud": profile.cloud,

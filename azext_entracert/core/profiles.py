@@ -25,6 +25,7 @@ DOMAIN = re.compile(
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ENVIRONMENT_PROFILE = "environment"
 EXPORT_MARKER = "entracert-profile/1"
+_KEY_FIELDS = ("key_file", "key_password_env", "key_password_file")
 _RECREATE = ("Create the profile again with 'az entracert profile create' "
              "(or import a fresh export).")
 
@@ -46,6 +47,9 @@ class Profile:
     pfx_base64_env: str = None
     password_env: str = None
     password_file: str = None
+    key_file: str = None             # a separate key of ``certificate`` (a CA-issued PEM/DER)
+    key_password_env: str = None
+    key_password_file: str = None
     thumbprint: str = None           # SHA-1 recorded when the profile was made
     thumbprint_sha256: str = None
     serial: str = None
@@ -61,6 +65,9 @@ class Profile:
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["scopes"] = list(self.scopes)
+        for name in _KEY_FIELDS:  # absent unless used: earlier versions still read the record
+            if data[name] is None:
+                del data[name]
         return data
 
     @classmethod
@@ -79,6 +86,13 @@ class Profile:
         values = dict(data)
         values["scopes"] = tuple(values.get("scopes") or ())
         return cls(**values)
+
+    @property
+    def credential(self):
+        """Where the certificate comes from, as one ``credentials.CredentialSource``."""
+        from . import credentials
+
+        return credentials.from_fields(self.to_dict())
 
     @property
     def default_scopes(self):
@@ -344,42 +358,44 @@ def check_ca_bundle(path):
         hint="Give the PEM file of the CA to trust, e.g. the emulator's ca.pem.")
 
 
-def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=None,
-                password_env=None, password_file=None, prompt=None, scopes=(), cloud=None,
-                authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
-                legacy_sha1=False, check_name_rules=True):
+def new_profile(name, *, tenant, client_id, credential=None, certificate=None,
+                pfx_base64_env=None, password_env=None, password_file=None, prompt=None,
+                scopes=(), cloud=None, authority_host=None, graph_endpoint=None, ca_bundle=None,
+                send_chain=False, legacy_sha1=False, check_name_rules=True):
     """Validate everything and load the certificate once (so a wrong password or a missing key
-    fails now, not at the first token), recording its thumbprints and expiry in the profile."""
-    from . import certs
-    from .secrets import password_source
+    fails now, not at the first token), recording its thumbprints and expiry in the profile.
+
+    ``credential`` is a ``credentials.CredentialSource``; the loose ``certificate``,
+    ``pfx_base64_env``, ``password_env`` and ``password_file`` build one for callers that
+    still pass them."""
+    from . import certs, credentials
 
     if check_name_rules:
         check_name(name)
     tenant, client_id = check_tenant(tenant), check_client_id(client_id)
-    if password_env and password_file:
-        password_source(env=password_env, file=password_file)  # raises the usual conflict error
+    if credential is None:
+        credential = credentials.from_fields(dict(
+            certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
+            password_file=password_file))
+    credential = credentials.resolved(credential)
+    credential.password()  # two password sources: the usual conflict error, before any work
     host, graph = clouds.resolve(cloud=cloud, authority_host=authority_host,
                                  graph_endpoint=graph_endpoint)
     if ca_bundle:
         ca_bundle = str(Path(ca_bundle).expanduser().resolve())
         check_ca_bundle(ca_bundle)
-    if certificate:
-        certificate = str(Path(certificate).expanduser().resolve())
-    loaded = certs.load(certificate, pfx_base64_env=pfx_base64_env,
-                        password=password_source(env=password_env, file=password_file,
-                                                 prompt=prompt))
+    loaded = credential.load(prompt=prompt)
     if not loaded.has_private_key:
         raise CertificateError(
             f"'{loaded.source}' holds the certificate {loaded.thumbprint} but no private key, so "
             "a profile could not sign in with it.", path=loaded.source,
             thumbprint=loaded.thumbprint,
-            hint="Give the PFX, or a PEM holding both the key and the certificate (join them "
-                 "with 'az entracert cert convert --to pem').")
+            hint="Give its separate key with --key-file KEY.pem, or the PFX, or a PEM holding "
+                 "both the key and the certificate (join them with 'az entracert cert convert "
+                 "--to pem').")
     certs.require_rsa(loaded)
     return Profile(
-        name=name, tenant=tenant, client_id=client_id, certificate=certificate,
-        pfx_base64_env=pfx_base64_env, password_env=password_env,
-        password_file=str(Path(password_file).expanduser().resolve()) if password_file else None,
+        name=name, tenant=tenant, client_id=client_id, **credential.fields(),
         thumbprint=loaded.thumbprint, thumbprint_sha256=loaded.thumbprint_sha256,
         serial=loaded.serial,
         not_after=iso_z(loaded.certificate.not_valid_after_utc),
@@ -387,21 +403,27 @@ def new_profile(name, *, tenant, client_id, certificate=None, pfx_base64_env=Non
         ca_bundle=ca_bundle, send_chain=bool(send_chain), legacy_sha1=bool(legacy_sha1))
 
 
-_LOADED_FROM = ("certificate", "pfx_base64_env", "password_env", "password_file")
+_LOADED_FROM = ("certificate", "pfx_base64_env", "password_env", "password_file", *_KEY_FIELDS)
 
 
 def updated_profile(old, *, prompt=None, **given):
     """``old`` with the ``given`` fields changed (None: keep), validated like a new profile.
 
-    A new certificate source or password source replaces the old pair and the certificate is
-    loaded again (recording its new thumbprints); otherwise only what changed is checked and the
-    recorded thumbprints stay. ``ca_bundle=""`` returns to the system's trust store; a new cloud
-    or authority host replaces both endpoints.
+    A new certificate source or password source replaces the old pair (a new certificate its key
+    file too, a new key file its password source) and the certificate is loaded again (recording
+    its new thumbprints); otherwise only what changed is checked and the recorded thumbprints
+    stay. ``ca_bundle=""`` returns to the system's trust store; a new cloud or authority host
+    replaces both endpoints.
     """
     values = old.to_dict()
     if given.get("certificate") or given.get("pfx_base64_env"):
         values.update(certificate=given.get("certificate"),
                       pfx_base64_env=given.get("pfx_base64_env"))
+    if given.get("certificate") or given.get("pfx_base64_env") or given.get("key_file"):
+        values.update({key: given.get(key) for key in _KEY_FIELDS})
+    if given.get("key_password_env") or given.get("key_password_file"):
+        values.update(key_password_env=given.get("key_password_env"),
+                      key_password_file=given.get("key_password_file"))
     if given.get("password_env") or given.get("password_file"):
         values.update(password_env=given.get("password_env"),
                       password_file=given.get("password_file"))
@@ -415,12 +437,14 @@ def updated_profile(old, *, prompt=None, **given):
         values["scopes"] = tuple(given["scopes"])
     if given.get("ca_bundle") is not None:
         values["ca_bundle"] = given["ca_bundle"] or None
-    fields = {key: values[key] for key in (
-        "tenant", "client_id", "certificate", "pfx_base64_env", "password_env", "password_file",
-        "scopes", "cloud", "authority_host", "graph_endpoint", "ca_bundle", "send_chain",
-        "legacy_sha1")}
+    fields = {key: values.get(key) for key in (
+        "tenant", "client_id", "scopes", "cloud", "authority_host", "graph_endpoint",
+        "ca_bundle", "send_chain", "legacy_sha1")}
     if any(given.get(key) for key in _LOADED_FROM):
-        return new_profile(old.name, prompt=prompt, check_name_rules=False, **fields)
+        from . import credentials
+
+        return new_profile(old.name, prompt=prompt, check_name_rules=False,
+                           credential=credentials.from_fields(values), **fields)
     host, graph = clouds.resolve(cloud=fields["cloud"], authority_host=fields["authority_host"],
                                  graph_endpoint=fields["graph_endpoint"])
     if given.get("ca_bundle"):

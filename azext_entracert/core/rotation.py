@@ -113,11 +113,14 @@ class _Rotation:
 
     def switched(self):
         """The profile as it is once it uses the new certificate."""
+        from .credentials import CertificateFile
+
+        new = CertificateFile(certificate=str(self.out), password_env=self.password_env,
+                              password_file=self.password_file)  # the new PFX holds its key
         return dataclasses.replace(
-            self.profile, certificate=str(self.out), pfx_base64_env=None,
-            password_env=self.password_env, password_file=self.password_file,
-            thumbprint=self.new.thumbprint, thumbprint_sha256=self.new.thumbprint_sha256,
-            serial=self.new.serial, not_after=iso_z(self.new.certificate.not_valid_after_utc))
+            self.profile, **new.fields(), thumbprint=self.new.thumbprint,
+            thumbprint_sha256=self.new.thumbprint_sha256, serial=self.new.serial,
+            not_after=iso_z(self.new.certificate.not_valid_after_utc))
 
     def new_prompt(self, _text):
         return self.password.decode("utf-8")
@@ -217,8 +220,7 @@ def _verify(r):
 
 def _switch(r):
     switched = r.switched()
-    r.store.update(r.profile.name, certificate=switched.certificate, pfx_base64_env=None,
-                   password_env=switched.password_env, password_file=switched.password_file,
+    r.store.update(r.profile.name, **switched.credential.fields(),
                    thumbprint=switched.thumbprint, thumbprint_sha256=switched.thumbprint_sha256,
                    serial=switched.serial, not_after=switched.not_after)
     r.record("switch-profile")

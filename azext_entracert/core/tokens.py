@@ -19,7 +19,6 @@ on the lock finds the first one's token instead of asking Entra again.
 import contextlib
 import dataclasses
 import datetime
-import hashlib
 import json
 import logging
 import re
@@ -101,17 +100,12 @@ def identity(profile, environ=None):
 
 
 def _certificate_digest(profile):
-    from .fileio import read_input
-    from .secrets import read_pfx_base64_env
-
-    if profile.pfx_base64_env:
-        data = read_pfx_base64_env(profile.pfx_base64_env)
-    else:
-        try:
-            data = read_input(profile.certificate, what="certificate file")
-        except InputFileError as exc:
-            raise _unreadable_certificate(profile, exc) from exc
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    try:
+        return profile.credential.fingerprint()
+    except InputFileError as exc:
+        if exc.path and str(exc.path).startswith("env:"):  # the variable's error names the fix
+            raise
+        raise _unreadable_certificate(profile, exc) from exc
 
 
 def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, now=None,
@@ -266,46 +260,33 @@ class _Signer:
 
     def __init__(self, profile, prompt):
         self.profile, self.prompt = profile, prompt
-        self.loaded = None
+        self.loaded = None  # the credential is read only when MSAL asks for an assertion
 
     thumbprint = property(lambda self: self.loaded and self.loaded.thumbprint)
     thumbprint_sha256 = property(lambda self: self.loaded and self.loaded.thumbprint_sha256)
     serial = property(lambda self: self.loaded and self.loaded.serial)
 
     def assertion(self, app):
-        from .assertion import client_assertion
-
         if self.loaded is None:
             self.loaded = load_profile_certificate(self.profile, prompt=self.prompt)
-        return client_assertion(self.loaded, audience=app.authority.token_endpoint,
-                                client_id=self.profile.client_id,
-                                legacy_sha1=self.profile.legacy_sha1,
-                                send_chain=self.profile.send_chain)
+        return self.profile.credential.assertion(
+            self.loaded, audience=app.authority.token_endpoint, client_id=self.profile.client_id,
+            legacy_sha1=self.profile.legacy_sha1, send_chain=self.profile.send_chain)
 
 
 def load_profile_certificate(profile, *, prompt=None, now=None):
     """The profile's certificate with its key, checked: same thumbprint as recorded, not expired."""
     from . import certs
-    from .secrets import password_source
 
-    password = password_source(env=profile.password_env, file=profile.password_file,
-                               prompt=prompt)
+    credential = profile.credential
     try:
-        loaded = certs.load(profile.certificate, pfx_base64_env=profile.pfx_base64_env,
-                            password=password)
+        loaded = credential.load(prompt=prompt)
     except InputFileError as exc:
         if type(exc) is not InputFileError:  # the file is there but unreadable as a certificate
             raise
         raise _unreadable_certificate(profile, exc) from exc
     except PasswordError as exc:
-        if password.given:  # the profile's own source failed: the message names it
-            raise
-        # Not "--password-env VAR": on 'cert rotate' that option is the new PFX's password.
-        raise PasswordError(
-            exc.message, path=exc.path,
-            hint="Keep the password's source in the profile: 'az entracert profile update --name "
-                 f"{profile.name} --password-env VAR' (or --password-file FILE), or run in a "
-                 "terminal to be prompted.") from exc
+        raise _password_hint(profile, credential, exc) from exc
     if not loaded.has_private_key:
         raise CertificateError(
             f"The certificate file '{loaded.source}' of profile '{profile.name}' holds no private "
@@ -331,17 +312,35 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
     return loaded
 
 
+def _password_hint(profile, credential, exc):
+    """A missing password, pointed at the profile option that names its source."""
+    key_file = getattr(credential, "key_file", None)
+    about_key = bool(key_file and exc.path and Path(exc.path) == Path(key_file))
+    own = credential.key_password() if about_key else credential.password()
+    if own is not None and own.given:
+        return exc  # the profile's own source failed: the message names it
+    # Not "--password-env VAR": on 'cert rotate' that option is the new PFX's password.
+    option = "--key-password-env VAR' (or --key-password-file FILE)" if about_key else \
+        "--password-env VAR' (or --password-file FILE)"
+    return PasswordError(
+        exc.message, path=exc.path,
+        hint=f"Keep the password's source in the profile: 'az entracert profile update --name "
+             f"{profile.name} {option}, or run in a terminal to be prompted.")
+
+
 def _unreadable_certificate(profile, exc):
     """A missing (or unreadable) certificate file, named with its profile and the fix."""
     from .profiles import ENVIRONMENT_PROFILE
 
+    option = "--key-file" if profile.key_file and exc.path and \
+        Path(exc.path) == Path(profile.key_file) else "--certificate"
     return InputFileError(
         f"The certificate of profile '{profile.name}' cannot be read: {exc.message}",
         path=exc.path,
         hint="Point AZURE_CLIENT_CERTIFICATE_PATH at the certificate file."
         if profile.name == ENVIRONMENT_PROFILE else
         f"If it moved, run 'az entracert profile update --name {profile.name} "
-        "--certificate NEW_PATH'.")
+        f"{option} NEW_PATH'.")
 
 
 def expired_error(profile, thumbprint, not_after, path):
