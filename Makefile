@@ -18,8 +18,13 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# The PKCS#11 tests run on SoftHSM2: install it when missing (Debian/Ubuntu, as root); where it
+# cannot be installed those tests skip, saying so.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	@command -v softhsm2-util >/dev/null || ! command -v apt-get >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2; } \
+		>/dev/null 2>&1 || echo "SoftHSM2 could not be installed: the PKCS#11 tests will skip."
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 # Every benchmark in one run: prints one table, writes bench.json, rewrites README's table from it.

@@ -36,7 +36,9 @@ setup(
         + ["pytest>=7.4", "pytest-xdist>=3.5", "azure-identity>=1.17", "azure-cli>=2.60", "wheel",
            "ruff",
            # the plugin's async credential is tested in an azure-core aio pipeline
-           "pytest-asyncio>=0.23", "aiohttp>=3.9"],
+           "pytest-asyncio>=0.23", "aiohttp>=3.9",
+           # PKCS#11 (HSM) keys, tested on SoftHSM2; users of a token install it themselves
+           "python-pkcs11>=0.7"],
     },
     entry_points={"pytest11": ["entracert = pytest_entracert.plugin"]},
     classifiers=[

@@ -11,10 +11,15 @@ types (``azure.cli.core.azclierror``), so az prints ``ERROR: <message>`` and the
     PasswordError             InvalidArgumentValueError  wrong/missing password or unusable source
     CertificateError          ValidationError            loaded, but unfit (key mismatch, no key,
                                                          weak or non-RSA key, expired)
+    HardwareKeyError          InvalidArgumentValueError  the PKCS#11 module, token or key label
+                                                         given is missing, ambiguous or cannot sign
     OutputError               FileOperationError         output exists (no --force), folder missing
     ConfigurationError        InvalidArgumentValueError  a value of the wrong shape (subject, SAN,
                                                          days) or options that do not fit together
     ProfileError              InvalidArgumentValueError  the profile name given is unknown or taken
+    StoreError                InvalidArgumentValueError  the thumbprint given is not in the store,
+                                                         matches several entries, or its entry is
+                                                         damaged
     AuthenticationError       AuthenticationError        Entra refused: az's own type for sign-in
     NetworkError              AzureConnectionError       authority/Graph unreachable, TLS, timeout
     TokenFormatError          InvalidArgumentValueError  the token given is not a readable JWT
@@ -42,9 +47,11 @@ def _table():
         (core.InputFileError, az.FileOperationError),
         (core.PasswordError, az.InvalidArgumentValueError),
         (core.CertificateError, az.ValidationError),
+        (core.HardwareKeyError, az.InvalidArgumentValueError),
         (core.OutputError, az.FileOperationError),
         (core.ConfigurationError, az.InvalidArgumentValueError),
         (core.ProfileError, az.InvalidArgumentValueError),
+        (core.StoreError, az.InvalidArgumentValueError),
         (core.AuthenticationError, az.AuthenticationError),
         (core.NetworkError, az.AzureConnectionError),
         (core.TokenFormatError, az.InvalidArgumentValueError),

@@ -141,6 +141,8 @@ long-summary: |
     you are asked on a terminal when the file needs one (and again whenever a new token needs
     the certificate). --cloud with an --authority-host or --graph-endpoint of another cloud is
     refused. The first profile becomes the default; later ones only with --default.
+    A certificate issued by a CA usually comes without its key: give the key with --key-file
+    (its password from --key-password-env or --key-password-file), and both stay as they are.
 examples:
   - name: Create the default profile for an application with a password-protected PFX.
     text: az entracert profile create --name ci --tenant contoso.onmicrosoft.com
@@ -153,6 +155,9 @@ examples:
     text: az entracert profile create --name gov --tenant TENANT_ID --client-id APP_ID
       --certificate gov.pfx --password-file ~/.secrets/gov-pw --cloud AzureUSGovernment
       --scope https://management.usgovcloudapi.net/.default
+  - name: Create a profile from a CA-issued certificate and its separate, encrypted key.
+    text: az entracert profile create --name ca-issued --tenant TENANT_ID --client-id APP_ID
+      --certificate my-app.crt --key-file my-app.key --key-password-env MY_APP_KEY_PASSWORD
 """
 
 helps["entracert profile list"] = """
@@ -174,14 +179,18 @@ examples:
 helps["entracert profile update"] = """
 type: command
 short-summary: Change a profile.
-long-summary: Only the options given change. A new --certificate or password option loads the
-    certificate again and records its new thumbprint; the other changes keep the recorded one.
+long-summary: Only the options given change. A new --certificate, --key-file or password option
+    loads the certificate again and records its new thumbprint; the other changes keep the
+    recorded one. A new --certificate without --key-file drops the old key file.
 examples:
   - name: Switch a profile to a renewed certificate.
     text: az entracert profile update --name ci --certificate ci-2027.pfx
       --password-env CI_PFX_PASSWORD
   - name: Send the certificate chain and make the profile the default.
     text: az entracert profile update --name ci --send-chain true --default
+  - name: Switch to a renewed CA-issued certificate and its new key.
+    text: az entracert profile update --name ca-issued --certificate my-app-2027.crt
+      --key-file my-app-2027.key --key-password-file ~/.secrets/my-app-key-pw
 """
 
 helps["entracert profile delete"] = """
@@ -436,6 +445,51 @@ examples:
       --admin-profile admin
 """
 
+helps["entracert app secret"] = """
+type: group
+short-summary: Add, list and remove an application's client secrets (for development only).
+long-summary: |
+    A client secret lives at most two years and is rotated by hand; a certificate lives up to
+    three years, never leaves your machine and is rotated by 'az entracert cert rotate'. Prefer
+    certificates ('az entracert cert create', 'az entracert app cert add'). An application may
+    not manage its own secrets: these commands call Microsoft Graph as an administrator
+    (--admin-profile NAME, with Application.ReadWrite.All, or --use-az-login). Each change is
+    audited ('az entracert audit list'), never with the secret.
+"""
+
+helps["entracert app secret add"] = """
+type: command
+short-summary: Add a client secret that Microsoft Graph generates; it is shown this once only.
+long-summary: Prints the secret (secretText) once, or with --out writes it to a new file (mode
+    0600) and prints no secret. Graph keeps only its first three characters (the hint).
+examples:
+  - name: Add a 30-day secret to the profile's application and keep it in a private file.
+    text: az entracert app secret add --profile ci --display-name dev-laptop --days 30
+      --out ci-secret.txt --admin-profile admin
+  - name: Add a secret to an application by its appId and print only the secret.
+    text: az entracert app secret add --app-id 00000000-0000-0000-0000-000000000000
+      --use-az-login --query secretText -o tsv
+"""
+
+helps["entracert app secret list"] = """
+type: command
+short-summary: List the application's client secrets (keyId, name, hint, dates), never a secret.
+examples:
+  - name: List the secrets of the profile's application as a table.
+    text: az entracert app secret list --profile ci --admin-profile admin -o table
+"""
+
+helps["entracert app secret remove"] = """
+type: command
+short-summary: Remove one client secret; sign-ins with it are refused from then on.
+long-summary: Asks for confirmation unless --yes is given. Access tokens already issued with the
+    secret stay valid until they expire.
+examples:
+  - name: Remove a secret by its keyId without a prompt.
+    text: az entracert app secret remove --profile ci
+      --key-id 11111111-2222-3333-4444-555555555555 --admin-profile admin --yes
+"""
+
 helps["entracert app cert"] = """
 type: group
 short-summary: List, add and remove the certificates registered on an application.
@@ -554,6 +608,64 @@ examples:
   - name: Check a certificate against a given issuer, trusting a private CA for HTTPS.
     text: az entracert cert check-revocation --file app.cer --issuer issuing-ca.pem
       --ca-bundle corp-roots.pem
+"""
+
+helps["entracert store"] = """
+type: group
+short-summary: Keep certificates with their keys in a store, and find them by thumbprint.
+long-summary: |
+    The store is the folder $AZURE_CONFIG_DIR/entracert/store (~/.azure/..., mode 0700). Each
+    certificate is kept as the PFX or PEM file it was imported from (0600), so a file encrypted
+    with a password stays encrypted; only where the password comes from (a variable's name or a
+    file's path) is recorded. Thumbprints may be SHA-1 or SHA-256, pasted in any form (colons,
+    spaces, either case) or shortened to an unambiguous prefix of at least 8 hex digits.
+"""
+
+helps["entracert store import"] = """
+type: command
+short-summary: Add a certificate and its private key to the store.
+long-summary: |
+    The file must hold an RSA private key (a store entry must be able to sign). An encrypted
+    file is opened with --password-env or --password-file (that source is recorded and read
+    again whenever the key is used), or with a prompt when a terminal is attached (asked again at
+    each use). Importing a certificate that is already stored keeps its entry unchanged.
+examples:
+  - name: Import a PFX whose password is in an environment variable.
+    text: az entracert store import --file my-app.pfx --password-env PFX_PASSWORD
+  - name: Import a PEM holding the certificate and an unencrypted key.
+    text: az entracert store import --file my-app.pem
+"""
+
+helps["entracert store list"] = """
+type: command
+short-summary: List the stored certificates, soonest expiry first.
+examples:
+  - name: List them as a table.
+    text: az entracert store list -o table
+  - name: The SHA-1 thumbprints of the stored certificates.
+    text: az entracert store list --query "[].thumbprint" -o tsv
+"""
+
+helps["entracert store show"] = """
+type: command
+short-summary: Show a stored certificate, found by its thumbprint.
+examples:
+  - name: Show a certificate by its SHA-1 thumbprint as the Azure portal prints it.
+    text: az entracert store show --thumbprint 3AF2910B7C44E51890ABCDEF0123456789ABCDEF
+  - name: Paste the start of a fingerprint as openssl prints it (colons, lower or upper case).
+    text: az entracert store show --thumbprint "3a:f2:91:0b:7c:44:e5:18"
+  - name: Show it by a prefix of its SHA-256 thumbprint.
+    text: az entracert store show --thumbprint 9f86d081884c
+"""
+
+helps["entracert store remove"] = """
+type: command
+short-summary: Remove a certificate and its key from the store.
+long-summary: Asks for confirmation unless --yes is given. The file the certificate was imported
+    from is not touched.
+examples:
+  - name: Remove a stored certificate without a confirmation prompt.
+    text: az entracert store remove --thumbprint 3AF2910B --yes
 """
 
 helps["entracert emulator"] = """

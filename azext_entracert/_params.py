@@ -19,6 +19,7 @@ def load_arguments(loader, _command):
     _token_arguments(loader)
     _lifecycle_arguments(loader)
     _app_arguments(loader, get_enum_type)
+    _store_arguments(loader)
     _emulator_arguments(loader)
     _without_subscription(loader)
 
@@ -29,7 +30,7 @@ def load_arguments(loader, _command):
 # az account (--use-az-login: 'app ...' and 'cert rotate') keep it: it picks that account.
 _NO_SUBSCRIPTION = tuple(f"entracert {scope}" for scope in (
     "cert create", "cert csr", "cert assemble", "cert show", "cert validate", "cert convert",
-    "cert check-revocation", "profile", "token", "audit", "emulator"))
+    "cert check-revocation", "profile", "token", "audit", "store", "emulator"))
 
 
 def _without_subscription(loader):
@@ -159,6 +160,15 @@ def _profile_arguments(loader, get_enum_type):
                         "(the profile stores the name, never the value).")
         c.argument("password_file", options_list=["--password-file"],
                    help="File whose content is the certificate password (the profile stores the "
+                        "path, never the value).")
+        c.argument("key_file", options_list=["--key-file"],
+                   help="Separate private key (PEM or DER) of a --certificate given without its "
+                        "key, e.g. a CA-issued certificate; refused with a file that holds one.")
+        c.argument("key_password_env", options_list=["--key-password-env"],
+                   help="Name of the environment variable holding the key file's password "
+                        "(the profile stores the name, never the value).")
+        c.argument("key_password_file", options_list=["--key-password-file"],
+                   help="File whose content is the key file's password (the profile stores the "
                         "path, never the value).")
         c.argument("scopes", options_list=["--scope"], nargs="+",
                    help="Default scopes of 'token get', space-separated, e.g. "
@@ -374,9 +384,10 @@ def _lifecycle_arguments(loader):
 
 
 def _app_arguments(loader, get_enum_type):
-    """app create|show|list|delete and app permission add|list|remove."""
+    """app create|show|list|delete, app permission add|list|remove and app secret
+    add|list|remove."""
     commands = ("create", "show", "list", "delete", "permission add", "permission list",
-                "permission remove")
+                "permission remove", "secret add", "secret list", "secret remove")
     for command in commands:
         with loader.argument_context(f"entracert app {command}") as c:
             c.argument("admin_profile", options_list=["--admin-profile"],
@@ -404,6 +415,21 @@ def _app_arguments(loader, get_enum_type):
         c.argument("grant", options_list=["--grant"], action="store_true",
                    help="Also give admin consent: assign the role to the application's service "
                         "principal, so its next token's roles claim carries it.")
+
+    with loader.argument_context("entracert app secret add") as c:
+        c.argument("display_name", options_list=["--display-name"],
+                   help="Name of the secret, shown in the portal and by 'app secret list'.")
+        c.argument("days", options_list=["--days"], type=int,
+                   help="Validity in days, 1 to 730 (two years, Entra ID's limit). Default: "
+                        "180.")
+        c.argument("out", options_list=["--out"],
+                   help="Write the secret to this new file (mode 0600, written atomically) "
+                        "instead of printing it.")
+        c.argument("force", options_list=["--force"], action="store_true",
+                   help="Replace the --out file if it exists.")
+    with loader.argument_context("entracert app secret remove") as c:
+        c.argument("key_id", options_list=["--key-id"],
+                   help="keyId (GUID) of the secret to remove, from 'app secret list'.")
 
     with loader.argument_context("entracert app create") as c:
         c.argument("display_name", options_list=["--display-name"],
@@ -444,6 +470,25 @@ def _app_arguments(loader, get_enum_type):
         c.argument("verify_timeout", options_list=["--verify-timeout"], type=float,
                    help="Seconds to wait for Entra ID to accept the new application "
                         "(replication), trying again with growing pauses. Default: 300.")
+
+
+def _store_arguments(loader):
+    with loader.argument_context("entracert store") as c:
+        c.argument("thumbprint", options_list=["--thumbprint"],
+                   help="SHA-1 or SHA-256 thumbprint of a stored certificate, hex in either case, "
+                        "with or without colons or spaces; an unambiguous prefix of at least 8 "
+                        "hex digits will do.")
+    with loader.argument_context("entracert store import") as c:
+        c.argument("file_path", options_list=["--file"],
+                   help="PFX/PKCS#12, or PEM holding the certificate with its RSA private key. "
+                        "It is stored as it is, so an encrypted file stays encrypted.")
+        c.argument("password_env", options_list=["--password-env"],
+                   help="Name of an environment variable holding the file's password. The name "
+                        "is recorded, never the password: it must be set whenever the key is "
+                        "used.")
+        c.argument("password_file", options_list=["--password-file"],
+                   help="File whose content (trailing newline dropped) is the file's password. "
+                        "Its absolute path is recorded and read whenever the key is used.")
 
 
 def _emulator_arguments(loader):

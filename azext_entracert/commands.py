@@ -1,7 +1,8 @@
 """The ``az entracert`` command table: names mapped to the functions in ``custom`` (certificates),
 ``custom_tokens`` (profiles, tokens, audit), ``custom_lifecycle`` (app certificates, rotation,
-revocation), ``custom_app`` (applications and their permissions) and ``custom_emulator`` (the
-emulator as a background service)."""
+revocation), ``custom_app`` (applications, their permissions and client secrets),
+``custom_store`` (the certificate store) and ``custom_emulator`` (the emulator as a background
+service)."""
 from ._errors import raise_az_error
 from ._support import confirm_on_terminal
 
@@ -74,6 +75,24 @@ def load_command_table(loader, _args):
         group.custom_command("remove", "app_permission_remove",
                              table_transformer=_permission_row)
 
+    with loader.command_group("entracert app secret", custom_command_type=apps,
+                              exception_handler=raise_az_error) as group:
+        group.custom_command("add", "app_secret_add", table_transformer=_secret_row)
+        group.custom_command("list", "app_secret_list",
+                             table_transformer=lambda rows: [_secret_row(r) for r in rows])
+        group.custom_command("remove", "app_secret_remove", confirmation=confirm_on_terminal,
+                             table_transformer=lambda result: _secret_row(result["removed"]))
+
+    stored = CliCommandType(operations_tmpl="azext_entracert.custom_store#{}")
+    with loader.command_group("entracert store", custom_command_type=stored,
+                              exception_handler=raise_az_error) as group:
+        group.custom_command("import", "store_import", table_transformer=_stored_row)
+        group.custom_command("list", "store_list",
+                             table_transformer=lambda rows: [_stored_row(r) for r in rows])
+        group.custom_show_command("show", "store_show", table_transformer=_stored_row)
+        group.custom_command("remove", "store_remove", confirmation=confirm_on_terminal,
+                             table_transformer=lambda result: _stored_row(result["removed"]))
+
     service = CliCommandType(operations_tmpl="azext_entracert.custom_emulator#{}")
     with loader.command_group("entracert emulator", custom_command_type=service,
                               exception_handler=raise_az_error) as group:
@@ -84,6 +103,12 @@ def load_command_table(loader, _args):
 
 
 # --- -o table: the columns a person scans; -o json/tsv and --query still see every field. ------
+
+def _stored_row(entry):
+    """One stored certificate (store import/list/show/remove): which, until when, how kept."""
+    return {"Thumbprint": entry["thumbprint"], "Subject": entry["subject"],
+            "NotAfter": entry["notAfter"], "Encrypted": entry["encrypted"]}
+
 
 def _emulator_row(result):
     """``-o table`` for emulator start/status/show: is it running, where, for which tenant."""
@@ -130,6 +155,15 @@ def _permission_row(row):
     """One application permission: which API, which role, asked for and granted."""
     return {"Api": row["api"], "Role": row["role"], "RoleId": row["roleId"],
             "Requested": row["requested"], "Granted": row["granted"]}
+
+
+def _secret_row(secret):
+    """One client secret (app secret add/list/remove); the secret itself only in the one answer
+    of ``add`` that carries it (not written to --out)."""
+    return {"KeyId": secret["keyId"], "DisplayName": secret["displayName"],
+            "Hint": secret["hint"], "End": secret["endDateTime"],
+            "DaysLeft": secret["daysLeft"], "Expired": secret["expired"],
+            **({"Secret": secret["secretText"]} if "secretText" in secret else {})}
 
 
 def _app_certs_table(result):

@@ -12,10 +12,14 @@ adapters use: the az layer maps the classes onto azure-cli's error types in one 
     ├── PasswordError             a password is missing, wrong, or its source cannot be read
     ├── CertificateError          the certificate loaded but cannot serve: no key, key mismatch,
     │                             non-RSA or weak key, expired
+    ├── HardwareKeyError          a PKCS#11 module, token or key cannot serve: module missing,
+    │                             token or key label not found, ambiguous, not RSA, cannot sign
     ├── OutputError               an output file exists (no --force), its folder is missing, or the
     │                             write failed
     ├── ConfigurationError        arguments or settings that do not fit together
     ├── ProfileError              a profile name is unknown, or already taken
+    ├── StoreError                a thumbprint is not in the certificate store or matches
+    │                             several entries, or a store file is damaged
     ├── AuthenticationError       Entra refused the request (AADSTS code, correlation id, fix)
     ├── NetworkError              the authority or Graph cannot be reached (DNS, TLS, timeout)
     ├── TokenFormatError          a string given as a token is not a readable JWT, or its
@@ -71,6 +75,16 @@ class CertificateError(EntraCertError):
         self.thumbprint = thumbprint
 
 
+class HardwareKeyError(EntraCertError):
+    """A key on a PKCS#11 token cannot serve: ``module``, ``token`` and ``key`` (labels) name it."""
+
+    def __init__(self, message, *, module=None, token=None, key=None, hint=None):
+        super().__init__(message, hint=hint)
+        self.module = module
+        self.token = token
+        self.key = key
+
+
 class OutputError(EntraCertError):
     """An output file cannot be written where asked (``path`` names it)."""
 
@@ -89,6 +103,14 @@ class ProfileError(EntraCertError):
     def __init__(self, message, *, name, hint=None):
         super().__init__(message, hint=hint)
         self.name = name
+
+
+class StoreError(EntraCertError):
+    """The certificate store cannot answer for ``thumbprint``: unknown, ambiguous, or damaged."""
+
+    def __init__(self, message, *, thumbprint=None, hint=None):
+        super().__init__(message, hint=hint)
+        self.thumbprint = thumbprint
 
 
 class AuthenticationError(EntraCertError):

@@ -12,6 +12,8 @@ COMMANDS = ([("cert", c) for c in CERT_COMMANDS]
             + [("app", c) for c in ("create", "show", "list", "delete")]
             + [("app", "permission", c) for c in ("add", "list", "remove")]
             + [("app", "cert", c) for c in ("list", "add", "remove", "expiring")]
+            + [("app", "secret", c) for c in ("add", "list", "remove")]
+            + [("store", c) for c in ("import", "list", "show", "remove")]
             + [("emulator", c) for c in ("start", "status", "show", "stop")])
 # azure-cli-core brings these; a second copy in the extension folder would shadow az's own.
 AZ_PROVIDED = ("msal", "msal_extensions", "cryptography", "jwt", "requests", "portalocker")

@@ -1,0 +1,269 @@
+"""Keys that live on a PKCS#11 token (an HSM, a smart card, SoftHSM2), through ``python-pkcs11``.
+
+The private key never enters the process: ``TokenPrivateKey`` is a ``cryptography``
+``RSAPrivateKey`` whose ``sign`` runs inside the token, so the existing code paths use it
+unchanged: PyJWT signs client assertions with it (PS256/RS256) and ``cryptography``'s
+``CertificateBuilder`` signs a self-signed certificate with it. Exporting it
+(``private_bytes``, ``private_numbers``) or decrypting with it is refused.
+
+A session is opened with ``open_session(module, token, pin)`` (a context manager); keys found or
+generated in it sign until it closes. The PIN comes from a ``secrets.PasswordSource`` (environment
+variable, file or prompt) and is read only when the token is opened.
+"""
+import contextlib
+import functools
+import os
+
+from .certgen import KEY_SIZES
+from .errors import ConfigurationError, HardwareKeyError, PasswordError
+
+# Debian/Ubuntu's softhsm2 package; other modules (a vendor's HSM library) are given by path.
+SOFTHSM2_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+_HASHES = ("sha256", "sha384", "sha512")
+
+
+def _pkcs11():
+    try:
+        import pkcs11
+    except ImportError as exc:
+        raise HardwareKeyError(
+            "PKCS#11 support needs the python-pkcs11 package, which is not installed.",
+            hint="Install it next to entracert: pip install python-pkcs11.") from exc
+    return pkcs11
+
+
+@contextlib.contextmanager
+def open_session(module, token, pin, *, write=False):
+    """A logged-in session on the token labelled ``token`` of PKCS#11 library ``module``.
+
+    ``pin`` is a ``PasswordSource``; ``write`` is needed to generate keys or store certificates.
+    """
+    pkcs11 = _pkcs11()
+    from pkcs11 import exceptions
+
+    if not os.path.isfile(module):
+        raise HardwareKeyError(
+            f"The PKCS#11 module '{module}' does not exist.", module=module, token=token,
+            hint=f"Give the path of the token's PKCS#11 library (for SoftHSM2: {SOFTHSM2_MODULE}, "
+                 "package softhsm2).")
+    try:
+        library = pkcs11.lib(module)
+    except exceptions.PKCS11Error as exc:
+        raise HardwareKeyError(
+            f"The PKCS#11 module '{module}' cannot be loaded: {exc}.", module=module, token=token,
+            hint="Give the path of a PKCS#11 shared library (.so) built for this machine.") from exc
+    try:
+        found = library.get_token(token_label=token)
+    except exceptions.NoSuchToken:
+        labels = sorted({slot.get_token().label for slot in library.get_slots(token_present=True)}
+                        - {""})  # an empty label: a free, uninitialised token (SoftHSM2 keeps one)
+        raise HardwareKeyError(
+            f"No token labelled '{token}' is present in '{module}'.", module=module, token=token,
+            hint=f"Tokens present: {', '.join(labels) or 'none'}. Check the label "
+                 "(softhsm2-util --show-slots lists them) and that the token is plugged in."
+        ) from None
+    except exceptions.MultipleTokensReturned:
+        raise HardwareKeyError(
+            f"Several tokens are labelled '{token}' in '{module}'.", module=module, token=token,
+            hint="Relabel one of them, or unplug the token you do not mean.") from None
+    secret = pin.get(purpose=f"PIN of token '{token}'")
+    if not secret:
+        raise PasswordError(f"No PIN was given for the token '{token}' ({pin.describe()}).",
+                            hint="Give the token's user PIN from an environment variable or a "
+                                 "file.")
+    try:
+        session = found.open(user_pin=secret.decode("utf-8"), rw=write)
+    except (exceptions.PinIncorrect, exceptions.PinInvalid, exceptions.PinLenRange):
+        raise PasswordError(
+            f"The token '{token}' refused the PIN from {pin.describe()}.",
+            hint="Check the user PIN (not the SO PIN); repeated wrong PINs can lock the token."
+        ) from None
+    except exceptions.PinLocked:
+        raise PasswordError(f"The PIN of token '{token}' is locked after too many wrong tries.",
+                            hint="Have the security officer unlock it (softhsm2-util or the "
+                                 "vendor's tool).") from None
+    except exceptions.PKCS11Error as exc:
+        raise HardwareKeyError(f"The token '{token}' cannot be opened: {type(exc).__name__}.",
+                               module=module, token=token,
+                               hint="Check the token with its vendor's tool.") from exc
+    with session:
+        yield session
+
+
+def find_key(session, label):
+    """The RSA private key labelled ``label`` on the session's token, checked to be able to sign."""
+    from pkcs11 import Attribute, KeyType, ObjectClass, exceptions
+
+    where = _where(session, label)
+    try:
+        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
+    except exceptions.NoSuchKey:
+        raise HardwareKeyError(
+            f"No private key labelled '{label}' is on the token '{where['token']}'.", **where,
+            hint="Check the label (pkcs11-tool --list-objects --type privkey lists them), or "
+                 "generate a key pair under that label on the token.") from None
+    except exceptions.MultipleObjectsReturned:
+        raise HardwareKeyError(
+            f"Several private keys are labelled '{label}' on the token '{where['token']}'.",
+            **where, hint="Give each key its own label, or delete the one you do not mean."
+        ) from None
+    if key.key_type != KeyType.RSA:
+        raise HardwareKeyError(
+            f"The key '{label}' on the token '{where['token']}' is of type "
+            f"{key.key_type.name}, not RSA.", **where,
+            hint="Entra ID certificate credentials need an RSA key (2048 bits or more).")
+    if not key[Attribute.SIGN]:
+        raise HardwareKeyError(
+            f"The key '{label}' on the token '{where['token']}' is not allowed to sign "
+            "(CKA_SIGN is false).", **where,
+            hint="Use a key pair generated with the sign permission (CKA_SIGN), under a new "
+                 "label.")
+    return _token_key_class()(key, where)
+
+
+def generate_key(session, label, *, bits=2048):
+    """A new RSA key pair generated inside the token: the private half sensitive, not
+    extractable, allowed only to sign; both halves stored on the token under ``label``."""
+    from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
+
+    where = _where(session, label)
+    if bits not in KEY_SIZES:
+        raise ConfigurationError(f"A key size of {bits} bits is not offered.",
+                                 hint="Use --key-size 2048, 3072 or 4096.")
+    if list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                                 Attribute.LABEL: label})):
+        raise HardwareKeyError(
+            f"The token '{where['token']}' already has a key labelled '{label}'.", **where,
+            hint="Choose another label: a second key with the same label would make it "
+                 "ambiguous.")
+    _, private = session.generate_keypair(
+        KeyType.RSA, bits, label=label, id=os.urandom(16), store=True,
+        capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+        private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
+                          Attribute.PRIVATE: True})
+    return _token_key_class()(private, where)
+
+
+def store_certificate(session, key, certificate):
+    """Store ``certificate`` on the token beside ``key`` (same label and CKA_ID), as
+    certificate-aware tools (pkcs11-tool, browsers) expect to find it."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pkcs11 import Attribute, CertificateType, ObjectClass
+
+    session.create_object({
+        Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+        Attribute.TOKEN: True, Attribute.LABEL: key.label, Attribute.ID: key.key_id,
+        Attribute.SUBJECT: certificate.subject.public_bytes(),
+        Attribute.VALUE: certificate.public_bytes(Encoding.DER)})
+
+
+def find_certificate(session, label):
+    """The X.509 certificate labelled ``label`` on the token."""
+    from cryptography import x509
+    from pkcs11 import Attribute, ObjectClass
+
+    where = _where(session, label)
+    found = list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
+                                      Attribute.LABEL: label}))
+    if len(found) != 1:
+        raise HardwareKeyError(
+            f"{'Several certificates are' if found else 'No certificate is'} labelled '{label}' "
+            f"on the token '{where['token']}'.", **where,
+            hint="Store the key's certificate on the token under the same label, or give the "
+                 "certificate file separately.")
+    return x509.load_der_x509_certificate(found[0][Attribute.VALUE])
+
+
+def _where(session, label):
+    return {"token": session.token.label, "key": label}
+
+
+@functools.cache
+def _token_key_class():
+    """``TokenPrivateKey``, defined on first use so that importing this module stays light."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    class TokenPrivateKey(rsa.RSAPrivateKey):
+        """An RSA private key on a token: signs inside it, never leaves it."""
+
+        def __init__(self, key, where):
+            from pkcs11 import Attribute
+
+            self._key = key
+            self._where = where
+            numbers = rsa.RSAPublicNumbers(int.from_bytes(key[Attribute.PUBLIC_EXPONENT], "big"),
+                                           int.from_bytes(key[Attribute.MODULUS], "big"))
+            self._public_key = numbers.public_key()
+
+        @property
+        def label(self):
+            return self._where["key"]
+
+        @property
+        def key_id(self):
+            """CKA_ID: what ties the key to its public half and certificate on the token."""
+            from pkcs11 import Attribute
+
+            return self._key[Attribute.ID]
+
+        @property
+        def key_size(self):
+            return self._public_key.key_size
+
+        def public_key(self):
+            return self._public_key
+
+        def sign(self, data, padding, algorithm):
+            """Sign ``data`` in the token: PKCS#1 v1.5 (RS256) or PSS with MGF1 of the same hash
+            (PS256), SHA-256/384/512. Prehashed input is not offered: the token hashes itself."""
+            from cryptography.hazmat.primitives.asymmetric import padding as paddings
+            from pkcs11 import MGF, Mechanism, exceptions
+
+            name = getattr(algorithm, "name", None)
+            if name not in _HASHES:
+                raise ConfigurationError(
+                    f"Signing with {name or type(algorithm).__name__} on a token is not offered.",
+                    hint="Use SHA-256, SHA-384 or SHA-512.")
+            bits = name[3:]
+            if isinstance(padding, paddings.PKCS1v15):
+                mechanism, parameter = getattr(Mechanism, f"SHA{bits}_RSA_PKCS"), None
+            # PSS exposes its MGF hash and salt length only as private attributes.
+            elif isinstance(padding, paddings.PSS) and padding.mgf._algorithm.name == name:
+                salt = padding._salt_length
+                if salt is paddings.PSS.DIGEST_LENGTH:
+                    salt = algorithm.digest_size
+                if not isinstance(salt, int):
+                    raise ConfigurationError("A token signs PSS with an explicit salt length only.",
+                                             hint="Use the digest length (32 for SHA-256).")
+                mechanism = getattr(Mechanism, f"SHA{bits}_RSA_PKCS_PSS")
+                parameter = (getattr(Mechanism, f"SHA{bits}"), getattr(MGF, f"SHA{bits}"), salt)
+            else:
+                raise ConfigurationError(f"The padding {padding.name} is not offered on a token.",
+                                         hint="Use PKCS#1 v1.5 (RS256) or PSS (PS256).")
+            try:
+                return self._key.sign(bytes(data), mechanism=mechanism, mechanism_param=parameter)
+            except exceptions.PKCS11Error as exc:
+                raise HardwareKeyError(
+                    f"The token '{self._where['token']}' refused to sign with key '{self.label}' "
+                    f"({type(exc).__name__}).", **self._where,
+                    hint="Check that the token is still plugged in and the key may sign.") from exc
+
+        def _stays_inside(self, *_args, **_kwargs):
+            raise HardwareKeyError(
+                f"The private key '{self.label}' stays inside the token "
+                f"'{self._where['token']}': it cannot be exported or used to decrypt.",
+                **self._where,
+                hint="Use the token's public certificate (.cer/.pem) where a file is needed.")
+
+        decrypt = private_numbers = private_bytes = _stays_inside
+
+        def __copy__(self):
+            return self
+
+        def __deepcopy__(self, memo):
+            return self
+
+        def __repr__(self):
+            return f"TokenPrivateKey(token={self._where['token']!r}, key={self.label!r})"
+
+    return TokenPrivateKey
