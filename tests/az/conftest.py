@@ -115,3 +115,39 @@ def az(az_env, tmp_path):
         return AzResult(completed.returncode, out, completed.stderr)
 
     return run
+
+
+def admin_az(az_env, emulator, config):
+    """The real az signed in to the emulator as its admin service principal, in its own config
+    folder ``config``, with the admin's profile 'admin' in that folder's profile store.
+
+    ``run(*args, check=True, cwd=None)`` gives (exit code, parsed JSON or text, stderr), asking
+    for JSON unless ``-o`` is given; ``run.store`` is the profile store, ``run.config`` its folder.
+    """
+    from conftest import az_environment, sign_in_az
+
+    from azext_entracert.core import profiles
+
+    env = az_environment(emulator, config, base=az_env)
+
+    def run(*args, check=True, cwd=None):
+        output = [] if "-o" in args else ["-o", "json"]
+        done = subprocess.run([str(AZ), *map(str, args), *output], env=env, cwd=cwd,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120)
+        if check:
+            assert done.returncode == 0, f"az {' '.join(map(str, args))}:\n{done.stderr}"
+        try:
+            out = json.loads(done.stdout)
+        except ValueError:
+            out = done.stdout
+        return done.returncode, out, done.stderr
+
+    sign_in_az(run, emulator)
+    run.config = config / "entracert"
+    run.store = profiles.ProfileStore(run.config)
+    run.store.add(profiles.new_profile(
+        "admin", tenant=emulator.tenant_id, client_id=emulator.admin["client_id"],
+        certificate=emulator.admin["certificate"], authority_host=emulator.authority_host,
+        ca_bundle=emulator.ca_bundle))
+    return run

@@ -3,50 +3,26 @@ the real az running the wheel-installed extension against the emulator (loopback
 
 Each az run costs about a second, so each test proves several things a user sees in a row.
 """
-import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import az_environment, make_certificate, pem_of, sign_in_az
+from conftest import make_certificate, pem_of
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from azext_entracert.core import audit, profiles
 
-from .conftest import AZ, REPO
+from .conftest import AZ, REPO, admin_az
 
 
 @pytest.fixture(scope="module")
 def az_app(az_env, emulator, tmp_path_factory):
     """az logged in to the emulator as its admin service principal, with the admin profile
     'admin' in its own profile store; ``az_app(*args, check=True, cwd=None)`` runs az."""
-    config = tmp_path_factory.mktemp("az-app")
-    env = az_environment(emulator, config, base=az_env)
-
-    def run(*args, check=True, cwd=None):
-        output = [] if "-o" in args else ["-o", "json"]
-        done = subprocess.run([str(AZ), *map(str, args), *output], env=env, cwd=cwd,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=120)
-        if check:
-            assert done.returncode == 0, f"az {' '.join(map(str, args))}:\n{done.stderr}"
-        try:
-            out = json.loads(done.stdout)
-        except ValueError:
-            out = done.stdout
-        return done.returncode, out, done.stderr
-
-    sign_in_az(run, emulator)
-    run.store = profiles.ProfileStore(config / "entracert")
-    run.store.add(profiles.new_profile(
-        "admin", tenant=emulator.tenant_id, client_id=emulator.admin["client_id"],
-        certificate=emulator.admin["certificate"], authority_host=emulator.authority_host,
-        ca_bundle=emulator.ca_bundle))
-    run.config = config / "entracert"
-    return run
+    return admin_az(az_env, emulator, tmp_path_factory.mktemp("az-app"))
 
 
 def _create(az_app, name, tmp_path, *extra, check=True):

@@ -3,43 +3,21 @@ audit trail naming who changed an application, help that says what the commands 
 that were silently ignored or cut, now refused with a clear error.
 """
 import base64
-import json
-import subprocess
 
 import pytest
-from conftest import az_environment, make_certificate, pem_of, sign_in_az, utc
+from conftest import make_certificate, pem_of, utc
 from cryptography.hazmat.primitives import serialization
 
 from azext_entracert.core import profiles
 
-from .conftest import AZ
+from .conftest import admin_az
 
 
 @pytest.fixture(scope="module")
 def signed_in(az_env, emulator, tmp_path_factory):
     """az logged in to the emulator as its admin service principal, with a profile 'admin' of
     that same principal; ``run(*args)`` gives (exit code, parsed stdout or text, stderr)."""
-    config = tmp_path_factory.mktemp("az-first-steps")
-    env = az_environment(emulator, config, base=az_env)
-
-    def run(*args, check=True):
-        done = subprocess.run([str(AZ), *map(str, args)], env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=120)
-        if check:
-            assert done.returncode == 0, f"az {' '.join(map(str, args))}:\n{done.stderr}"
-        try:
-            out = json.loads(done.stdout)
-        except ValueError:
-            out = done.stdout
-        return done.returncode, out, done.stderr
-
-    sign_in_az(run, emulator)
-    run.store = profiles.ProfileStore(config / "entracert")
-    run.store.add(profiles.new_profile(
-        "admin", tenant=emulator.tenant_id, client_id=emulator.admin["client_id"],
-        certificate=emulator.admin["certificate"], authority_host=emulator.authority_host,
-        ca_bundle=emulator.ca_bundle))
-    return run
+    return admin_az(az_env, emulator, tmp_path_factory.mktemp("az-first-steps"))
 
 
 def _app_profile(run, emulator, app, name="app"):

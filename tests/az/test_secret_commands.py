@@ -4,14 +4,12 @@ extension against the emulator (loopback TLS), and real MSAL signing in with the
 Each az run costs about a second, so each test proves several things a user sees in a row.
 """
 import json
-import subprocess
 
 import pytest
-from conftest import az_environment, sign_in_az
 
 from azext_entracert.core import audit, profiles
 
-from .conftest import AZ
+from .conftest import admin_az
 from .test_prompt import CTRL_D, run_on_terminal
 
 
@@ -19,30 +17,7 @@ from .test_prompt import CTRL_D, run_on_terminal
 def az_sec(az_env, emulator, tmp_path_factory):
     """az logged in to the emulator as its admin service principal, with the admin profile
     'admin'; ``az_sec(*args, check=True, cwd=None)`` runs az and returns (code, out, stderr)."""
-    config = tmp_path_factory.mktemp("az-secret")
-    env = az_environment(emulator, config, base=az_env)
-
-    def run(*args, check=True, cwd=None):
-        output = [] if "-o" in args else ["-o", "json"]
-        done = subprocess.run([str(AZ), *map(str, args), *output], env=env, cwd=cwd,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=120)
-        if check:
-            assert done.returncode == 0, f"az {' '.join(map(str, args))}:\n{done.stderr}"
-        try:
-            out = json.loads(done.stdout)
-        except ValueError:
-            out = done.stdout
-        return done.returncode, out, done.stderr
-
-    sign_in_az(run, emulator)
-    run.store = profiles.ProfileStore(config / "entracert")
-    run.store.add(profiles.new_profile(
-        "admin", tenant=emulator.tenant_id, client_id=emulator.admin["client_id"],
-        certificate=emulator.admin["certificate"], authority_host=emulator.authority_host,
-        ca_bundle=emulator.ca_bundle))
-    run.config = config / "entracert"
-    return run
+    return admin_az(az_env, emulator, tmp_path_factory.mktemp("az-secret"))
 
 
 @pytest.fixture
