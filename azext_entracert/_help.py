@@ -26,7 +26,10 @@ long-summary: |
     DER: the file to upload to the app registration) and PATH.pem (public PEM). The certificate
     carries digitalSignature key usage, the clientAuth extended key usage and a subject key
     identifier. Without a terminal, one of --password-env, --password-file or --no-password is
-    required.
+    required. With --pkcs11-module, --pkcs11-token and --pkcs11-key the key pair is generated on
+    a PKCS#11 token instead and never leaves it: the token signs the certificate and keeps it
+    beside the key, and --out names the public PATH.cer (PATH.pem beside it); the token's PIN
+    comes from --pin-env, --pin-file or a prompt.
 examples:
   - name: Create a two-year certificate protected by a password from an environment variable.
     text: az entracert cert create --subject "CN=my-app" --days 730 --out my-app.pfx
@@ -35,6 +38,10 @@ examples:
     text: az entracert cert create --subject "CN=my-app,O=Contoso"
       --san DNS:app.contoso.com DNS:api.contoso.com --key-size 4096 --hash sha384 --out my-app.pfx
       --no-password
+  - name: Create the key on an HSM (here SoftHSM2); only the public my-app.cer and .pem are written.
+    text: az entracert cert create --subject "CN=my-app" --pkcs11-module
+      /usr/lib/softhsm/libsofthsm2.so --pkcs11-token entracert --pkcs11-key my-app
+      --pin-env HSM_PIN --out my-app.cer
 """
 
 helps["entracert cert csr"] = """
@@ -143,6 +150,14 @@ long-summary: |
     refused. The first profile becomes the default; later ones only with --default.
     A certificate issued by a CA usually comes without its key: give the key with --key-file
     (its password from --key-password-env or --key-password-file), and both stay as they are.
+    A certificate imported with 'az entracert store import' is named by --thumbprint instead; it
+    takes no password option, as the store keeps the source it was imported with.
+    A key on a PKCS#11 token (an HSM) is named by --pkcs11-module, --pkcs11-token and
+    --pkcs11-key, its certificate stored on the token under the same label; the PIN comes from
+    --pin-env, --pin-file or a prompt, and assertions are signed inside the token.
+    For development and testing, --client-secret-env or --client-secret-file name a client
+    secret instead of a certificate (never its value on the command line); the profile records
+    no thumbprint, and a command using it warns once a day that a certificate is safer.
 examples:
   - name: Create the default profile for an application with a password-protected PFX.
     text: az entracert profile create --name ci --tenant contoso.onmicrosoft.com
@@ -158,6 +173,16 @@ examples:
   - name: Create a profile from a CA-issued certificate and its separate, encrypted key.
     text: az entracert profile create --name ca-issued --tenant TENANT_ID --client-id APP_ID
       --certificate my-app.crt --key-file my-app.key --key-password-env MY_APP_KEY_PASSWORD
+  - name: Create a profile for a certificate kept in the store, by its pasted thumbprint.
+    text: az entracert profile create --name stored --tenant TENANT_ID --client-id APP_ID
+      --thumbprint "3B:7E:0F:11:92:5C:AA:01:44:D2:8E:6B:19:F0:C3:5A:77:21:9D:E4"
+  - name: Create a profile whose key is on an HSM token (made by 'cert create --pkcs11-module').
+    text: az entracert profile create --name hsm --tenant TENANT_ID --client-id APP_ID
+      --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token entracert
+      --pkcs11-key my-app --pin-env HSM_PIN
+  - name: Create a development profile over a client secret kept in an environment variable.
+    text: az entracert profile create --name dev --tenant TENANT_ID --client-id APP_ID
+      --client-secret-env DEV_CLIENT_SECRET
 """
 
 helps["entracert profile list"] = """
@@ -181,7 +206,10 @@ type: command
 short-summary: Change a profile.
 long-summary: Only the options given change. A new --certificate, --key-file or password option
     loads the certificate again and records its new thumbprint; the other changes keep the
-    recorded one. A new --certificate without --key-file drops the old key file.
+    recorded one. A new --certificate without --key-file drops the old key file. --thumbprint
+    (a stored certificate) or --pkcs11-module (a key on a token) switches the profile to that
+    source, keeping nothing of the old one; on a PKCS#11 profile, --pkcs11-token, --pkcs11-key,
+    --pin-env or --pin-file alone change just that.
 examples:
   - name: Switch a profile to a renewed certificate.
     text: az entracert profile update --name ci --certificate ci-2027.pfx
@@ -191,6 +219,10 @@ examples:
   - name: Switch to a renewed CA-issued certificate and its new key.
     text: az entracert profile update --name ca-issued --certificate my-app-2027.crt
       --key-file my-app-2027.key --key-password-file ~/.secrets/my-app-key-pw
+  - name: Switch a profile to a certificate imported into the store.
+    text: az entracert profile update --name ci --thumbprint 3AF2910B7C44E518
+  - name: Read a PKCS#11 profile's PIN from a file instead.
+    text: az entracert profile update --name hsm --pin-file ~/.secrets/hsm-pin
 """
 
 helps["entracert profile delete"] = """

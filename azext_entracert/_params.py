@@ -87,6 +87,20 @@ def _certificate_arguments(loader, get_enum_type):
                    help="Name of an environment variable holding the password for the new PFX.")
         c.argument("password_file", options_list=["--password-file"],
                    help="File whose content is the password for the new PFX.")
+        c.argument("pkcs11_module", options_list=["--pkcs11-module"],
+                   help="Path of a token's PKCS#11 library (SoftHSM2: "
+                        "/usr/lib/softhsm/libsofthsm2.so): the key pair is generated inside the "
+                        "token (sensitive, not extractable), the certificate signed there and "
+                        "stored beside it; --out then names the public PATH.cer (PATH.pem beside "
+                        "it) and no PFX is written.")
+        c.argument("pkcs11_token", options_list=["--pkcs11-token"],
+                   help="Label of the token to create the key on.")
+        c.argument("pkcs11_key", options_list=["--pkcs11-key"],
+                   help="Label for the new key pair and its certificate; it must not exist yet.")
+        c.argument("pin_env", options_list=["--pin-env"],
+                   help="Name of an environment variable holding the token's user PIN.")
+        c.argument("pin_file", options_list=["--pin-file"],
+                   help="File whose content is the token's user PIN.")
 
     with loader.argument_context("entracert cert csr") as c:
         c.argument("key_out", options_list=["--key-out"],
@@ -155,6 +169,36 @@ def _profile_arguments(loader, get_enum_type):
         c.argument("pfx_base64_env", options_list=["--pfx-base64-env"],
                    help="Name of an environment variable holding a base64-encoded PFX (a CI "
                         "secret), instead of --certificate.")
+        c.argument("thumbprint", options_list=["--thumbprint"],
+                   help="SHA-1 or SHA-256 thumbprint of a certificate in the store ('az "
+                        "entracert store import'), as pasted (colons, spaces, either case) or an "
+                        "unambiguous prefix, instead of --certificate; the store keeps its "
+                        "password source.")
+        c.argument("pkcs11_module", options_list=["--pkcs11-module"],
+                   help="Path of the PKCS#11 library of a token (HSM, smart card; SoftHSM2: "
+                        "/usr/lib/softhsm/libsofthsm2.so) holding the key, instead of "
+                        "--certificate; the key signs inside the token and never leaves it.")
+        c.argument("pkcs11_token", options_list=["--pkcs11-token"],
+                   help="Label of the token holding the key (softhsm2-util --show-slots).")
+        c.argument("pkcs11_key", options_list=["--pkcs11-key"],
+                   help="Label of the RSA private key on the token; its certificate is stored on "
+                        "the token under the same label (as 'az entracert cert create "
+                        "--pkcs11-module ...' does).")
+        c.argument("pin_env", options_list=["--pin-env"],
+                   help="Name of the environment variable holding the token's user PIN (the "
+                        "profile stores the name, never the value). Without --pin-env or "
+                        "--pin-file you are asked on a terminal.")
+        c.argument("pin_file", options_list=["--pin-file"],
+                   help="File whose content is the token's user PIN (the profile stores the "
+                        "path, never the value).")
+        c.argument("client_secret_env", options_list=["--client-secret-env"],
+                   help="For development and testing: name of the environment variable holding "
+                        "a client secret, instead of a certificate (the profile stores the name, "
+                        "never the value).")
+        c.argument("client_secret_file", options_list=["--client-secret-file"],
+                   help="For development and testing: file holding a client secret (trailing "
+                        "newline dropped; refused when every user may read it), instead of a "
+                        "certificate.")
         c.argument("password_env", options_list=["--password-env"],
                    help="Name of the environment variable holding the certificate password "
                         "(the profile stores the name, never the value).")

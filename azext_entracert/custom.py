@@ -27,11 +27,20 @@ _SLOW_KEY_BITS = 4096
 # --- Commands ---------------------------------------------------------------------------------
 
 def cert_create(subject, out, san=None, key_size=2048, hash_name="sha256", days=365,
-                password_env=None, password_file=None, no_password=False, force=False):
-    """Create a self-signed certificate: PATH.pfx (0600) with PATH.cer and PATH.pem beside it."""
+                password_env=None, password_file=None, no_password=False, force=False,
+                pkcs11_module=None, pkcs11_token=None, pkcs11_key=None, pin_env=None,
+                pin_file=None):
+    """Create a self-signed certificate: PATH.pfx (0600) with PATH.cer and PATH.pem beside it;
+    with --pkcs11-module, on the token, and only PATH.cer and PATH.pem are written."""
     from .core import certgen, certs
 
     key_size = int(key_size)
+    if pkcs11_module:
+        return _cert_create_on_token(
+            subject, out, sans=tuple(san or ()), key_size=key_size, hash_name=hash_name,
+            days=days, force=force, pfx_options=(password_env, password_file, no_password),
+            pkcs11_module=pkcs11_module, pkcs11_token=pkcs11_token, pkcs11_key=pkcs11_key,
+            pin_env=pin_env, pin_file=pin_file)
     certgen.check_bundle_writable(out, force=force)  # before the password prompt and the key
     password = new_file_password(password_env, password_file, no_password, purpose="PFX password")
     if key_size >= _SLOW_KEY_BITS:
@@ -40,6 +49,50 @@ def cert_create(subject, out, san=None, key_size=2048, hash_name="sha256", days=
                                         hash_name=hash_name, days=days)
     files = certgen.write_bundle(loaded, out, password=password, force=force)
     return {**certs.describe(loaded), "files": files}
+
+
+def _cert_create_on_token(subject, out, *, sans, key_size, hash_name, days, force, pfx_options,
+                          **token):
+    """The key pair generated inside the token (sensitive, not extractable), the certificate
+    signed there and stored beside the key; only its public halves are written."""
+    from pathlib import Path
+
+    from azure.cli.core.azclierror import InvalidArgumentValueError, MutuallyExclusiveArgumentError
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from .core import certgen, certs, credentials, fileio, pkcs11
+
+    if any(pfx_options):
+        raise MutuallyExclusiveArgumentError(
+            "--password-env, --password-file and --no-password protect a PFX; with "
+            "--pkcs11-module no PFX is written (the key stays on the token).",
+            recommendation="Drop them; the token's PIN comes from --pin-env or --pin-file.")
+    exclusive(("--pin-env", token["pin_env"]), ("--pin-file", token["pin_file"]))
+    source = credentials.Pkcs11Key(**token)  # checks that the token and key labels are given
+    out = Path(out).expanduser()
+    if out.suffix.lower() not in (".cer", ".pem"):
+        raise InvalidArgumentValueError(
+            f"The output '{out}' should end in .cer or .pem: with --pkcs11-module only the "
+            "public certificate is written.", recommendation="Name the file e.g. --out my-app.cer.")
+    paths = {"cer": out.with_suffix(".cer"), "pem": out.with_suffix(".pem")}
+    for path in paths.values():  # before the PIN prompt and the key
+        fileio.check_writable(path, overwrite=force)
+    name = certgen.parse_subject(subject)
+    sans = [certgen.parse_san(entry) for entry in sans]
+    certgen.hash_algorithm(hash_name)
+    with pkcs11.open_session(source.pkcs11_module, source.pkcs11_token,
+                             source.pin(terminal_prompt()), write=True) as session:
+        key = pkcs11.generate_key(session, source.pkcs11_key, bits=key_size)
+        certificate = certgen.build_certificate(
+            subject=name, public_key=key.public_key(), signing_key=key, days=days, sans=sans,
+            hash_name=hash_name)
+        pkcs11.store_certificate(session, key, certificate)
+    fileio.atomic_write_all([
+        (paths["cer"], certificate.public_bytes(Encoding.DER), fileio.PUBLIC),
+        (paths["pem"], certificate.public_bytes(Encoding.PEM), fileio.PUBLIC)], overwrite=force)
+    return {**certs.describe(certs.LoadedCertificate(certificate, source=source.describe())),
+            "pkcs11Token": source.pkcs11_token, "pkcs11Key": source.pkcs11_key,
+            "files": {kind: str(path) for kind, path in paths.items()}}
 
 
 def cert_csr(subject, key_out, out, san=None, key_size=2048, hash_name="sha256",

@@ -21,21 +21,29 @@ logger = get_logger(__name__)
 
 def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_env=None,
                    password_env=None, password_file=None, key_file=None, key_password_env=None,
-                   key_password_file=None, scopes=None, cloud=None, authority_host=None,
-                   graph_endpoint=None, ca_bundle=None, send_chain=False, legacy_sha1=False,
-                   make_default=False):
-    """Validate, load the certificate once (recording its thumbprints and expiry), store."""
+                   key_password_file=None, thumbprint=None, client_secret_env=None,
+                   client_secret_file=None, pkcs11_module=None, pkcs11_token=None,
+                   pkcs11_key=None, pin_env=None, pin_file=None, scopes=None, cloud=None,
+                   authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
+                   legacy_sha1=False, make_default=False):
+    """Validate, load the certificate once (recording its thumbprints and expiry), store; a
+    client secret (development and testing) is read once instead, and nothing recorded of it."""
     from .core import clouds, credentials, profiles, tokens
 
     route_core_logs_to_az()
-    _certificate_source(certificate, pfx_base64_env)
+    _certificate_source(certificate, pfx_base64_env, thumbprint, client_secret_env,
+                        client_secret_file, pkcs11_module)
     exclusive(("--password-env", password_env), ("--password-file", password_file))
+    exclusive(("--pin-env", pin_env), ("--pin-file", pin_file))
     exclusive(("--key-password-env", key_password_env),
               ("--key-password-file", key_password_file))
     credential = credentials.from_fields(dict(
         certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
         password_file=password_file, key_file=key_file, key_password_env=key_password_env,
-        key_password_file=key_password_file))
+        key_password_file=key_password_file, store_thumbprint=thumbprint,
+        client_secret_env=client_secret_env, client_secret_file=client_secret_file,
+        pkcs11_module=pkcs11_module, pkcs11_token=pkcs11_token, pkcs11_key=pkcs11_key,
+        pin_env=pin_env, pin_file=pin_file))
     clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
     store = profiles.ProfileStore()
     store.check_free(profiles.check_name(name))  # before any password prompt
@@ -49,6 +57,7 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
             send_chain=send_chain, legacy_sha1=legacy_sha1)
     store.add(profile, make_default=make_default)
     tokens.warn_about_expiry(profile)
+    credentials.nudge_toward_certificates(profile, store.directory)
     return _shown(profile, store.default_name())
 
 
@@ -69,17 +78,20 @@ def profile_show(name):
 
 def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx_base64_env=None,
                    password_env=None, password_file=None, key_file=None, key_password_env=None,
-                   key_password_file=None, scopes=None, cloud=None, authority_host=None,
-                   graph_endpoint=None, ca_bundle=None, send_chain=None, legacy_sha1=None,
-                   make_default=False):
+                   key_password_file=None, thumbprint=None, pkcs11_module=None,
+                   pkcs11_token=None, pkcs11_key=None, pin_env=None, pin_file=None, scopes=None,
+                   cloud=None, authority_host=None, graph_endpoint=None, ca_bundle=None,
+                   send_chain=None, legacy_sha1=None, make_default=False):
     """Change what is given; the certificate is loaded again only when its options change."""
     from .core import clouds, profiles, tokens
 
     route_core_logs_to_az()
-    exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
+    exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env),
+              ("--thumbprint", thumbprint), ("--pkcs11-module", pkcs11_module))
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     exclusive(("--key-password-env", key_password_env),
               ("--key-password-file", key_password_file))
+    exclusive(("--pin-env", pin_env), ("--pin-file", pin_file))
     clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
     store = profiles.ProfileStore()
     with key_password_hint(key_file, given=key_password_env or key_password_file):
@@ -87,7 +99,9 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
             store.get(name), prompt=terminal_prompt(), tenant=tenant, client_id=client_id,
             certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
             password_file=password_file, key_file=key_file, key_password_env=key_password_env,
-            key_password_file=key_password_file, scopes=scopes, cloud=cloud,
+            key_password_file=key_password_file, store_thumbprint=thumbprint,
+            pkcs11_module=pkcs11_module, pkcs11_token=pkcs11_token, pkcs11_key=pkcs11_key,
+            pin_env=pin_env, pin_file=pin_file, scopes=scopes, cloud=cloud,
             authority_host=authority_host, graph_endpoint=graph_endpoint, ca_bundle=ca_bundle,
             send_chain=send_chain, legacy_sha1=legacy_sha1)
     profile = store.replace(updated)
@@ -226,7 +240,12 @@ def _shown(profile, default):
         "passwordEnv": profile.password_env, "passwordFile": profile.password_file,
         "keyFile": profile.key_file, "keyPasswordEnv": profile.key_password_env,
         "keyPasswordFile": profile.key_password_file,
-        "thumbprint": profile.thumbprint, "thumbprintSha256": profile.thumbprint_sha256,
+        "clientSecretEnv": profile.client_secret_env,
+        "clientSecretFile": profile.client_secret_file,
+        "storeThumbprint": profile.store_thumbprint, "pkcs11Module": profile.pkcs11_module,
+        "pkcs11Token": profile.pkcs11_token, "pkcs11Key": profile.pkcs11_key,
+        "pinEnv": profile.pin_env, "pinFile": profile.pin_file, "thumbprint": profile.thumbprint,
+        "thumbprintSha256": profile.thumbprint_sha256,
         "serial": profile.serial, "notAfter": profile.not_after, "scopes": list(profile.scopes),
         "defaultScopes": profile.default_scopes, "cloud": profile.cloud,
         "authorityHost": profile.authority_host, "graphEndpoint": profile.graph_endpoint,
@@ -235,15 +254,21 @@ def _shown(profile, default):
     }
 
 
-def _certificate_source(certificate, pfx_base64_env):
+def _certificate_source(certificate, pfx_base64_env, thumbprint=None, client_secret_env=None,
+                        client_secret_file=None, pkcs11_module=None):
     from azure.cli.core.azclierror import RequiredArgumentMissingError
 
-    exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env))
-    if not (certificate or pfx_base64_env):
+    exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env),
+              ("--thumbprint", thumbprint), ("--client-secret-env", client_secret_env),
+              ("--client-secret-file", client_secret_file), ("--pkcs11-module", pkcs11_module))
+    if not (certificate or pfx_base64_env or thumbprint or client_secret_env
+            or client_secret_file or pkcs11_module):
         raise RequiredArgumentMissingError(
             "No certificate given.",
-            recommendation="Use --certificate PATH (PFX or PEM with its key) or "
-                           "--pfx-base64-env VAR.")
+            recommendation="Use --certificate PATH (PFX or PEM with its key), "
+                           "--pfx-base64-env VAR, --thumbprint X (from 'az entracert store "
+                           "list') or --pkcs11-module PATH --pkcs11-token LABEL --pkcs11-key "
+                           "LABEL; for development, --client-secret-env VAR.")
 
 
 def _active_az_cloud(cmd, graph_endpoint):

@@ -7,7 +7,9 @@ happens once per session, and only when a token may be needed.
 
 The certificate password is deliberately not a setting: it comes from
 ``AZURE_CLIENT_CERTIFICATE_PASSWORD`` (or the profile's own password source), never from a
-command line that lands in shell history or CI logs.
+command line that lands in shell history or CI logs. Likewise a client secret, for development
+and testing: ``AZURE_CLIENT_SECRET``, as azure-identity names it, used with the tenant and client
+id when no certificate is configured.
 """
 import dataclasses
 import os
@@ -244,6 +246,7 @@ class Incomplete(NotConfigured):
 
 
 PASSWORD_ENV = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+SECRET_ENV = "AZURE_CLIENT_SECRET"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,18 +270,19 @@ def outline(settings, environ=None):
     if explicit:
         missing = [BY_NAME[n].option + (f" / {BY_NAME[n].env}" if BY_NAME[n].env else "")
                    for n in ("tenant", "client_id") if n not in explicit]
-        if "cert" not in explicit and "pfx_base64_env" not in explicit:
+        if not (_certificate_given(explicit) or environ.get(SECRET_ENV)):
             missing.append("--entra-cert / AZURE_CLIENT_CERTIFICATE_PATH")
         if missing:
             raise Incomplete("missing " + ", ".join(missing))
         pfx, variable = settings["cert"][0], settings["pfx_base64_env"][0]
-        where = f"certificate {pfx}" if pfx else f"PFX in ${variable}"
+        where = (f"certificate {pfx}" if pfx else f"PFX in ${variable}" if variable
+                 else f"client secret in ${SECRET_ENV}")
         problem = None
         if pfx and not Path(pfx).is_file():
             problem = f"the certificate file '{pfx}' does not exist"
         elif variable and not environ.get(variable, "").strip():
             problem = f"the variable {variable} that should hold the PFX is empty"
-        elif ((variable or Path(pfx).suffix.lower() in (".pfx", ".p12"))
+        elif ((variable or (pfx and Path(pfx).suffix.lower() in (".pfx", ".p12")))
               and not environ.get(PASSWORD_ENV)):
             problem = f"{PASSWORD_ENV} is not set for the PFX (needed unless it has no password)"
         return Outline(f"tenant {settings['tenant'][0]}, client id {settings['client_id'][0]}, "
@@ -286,6 +290,10 @@ def outline(settings, environ=None):
     if _profile_store(environ).exists():
         return Outline("the default az entracert profile")
     raise NotConfigured(NOT_CONFIGURED)
+
+
+def _certificate_given(explicit):
+    return "cert" in explicit or "pfx_base64_env" in explicit
 
 
 def _explicit(settings):
@@ -305,7 +313,7 @@ def resolve_identity(settings, environ=None):
     environ = os.environ if environ is None else environ
     outline(settings, environ)  # raises NotConfigured, deciding without importing the core
     explicit = _explicit(settings)
-    from azext_entracert.core import clouds, profiles
+    from azext_entracert.core import clouds, credentials, profiles
 
     explicit_level = max((LEVELS[src] for _, src in explicit.values()), default=0)
     name, name_source = settings["profile"]
@@ -315,6 +323,8 @@ def resolve_identity(settings, environ=None):
     elif explicit:
         profile = profiles.new_profile(
             EXPLICIT_PROFILE, tenant=settings["tenant"][0], client_id=settings["client_id"][0],
+            credential=None if _certificate_given(explicit)
+            else credentials.ClientSecret(client_secret_env=SECRET_ENV),
             certificate=settings["cert"][0] if "cert" in explicit else None,
             pfx_base64_env=settings["pfx_base64_env"][0] if "pfx_base64_env" in explicit else None,
             # named even when unset: a PFX that needs it then says which variable to set

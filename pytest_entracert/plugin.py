@@ -288,8 +288,11 @@ def pytest_report_header(config):
         return entra.skip_reason
     if not entra.enabled:  # one short line: most suites that never ask for a token see it
         return "entracert: no identity configured; tests that need a token are skipped"
+    signs_with = f"thumbprint {entra.thumbprint or 'unknown'}"
+    if entra.profile is not None and entra.profile.credential.kind == "client-secret":
+        signs_with = entra.profile.credential.describe()
     return (f"entracert: mode {entra.mode}, tenant {entra.tenant}, client id {entra.client_id}, "
-            f"thumbprint {entra.thumbprint or 'unknown'}")
+            f"{signs_with}")
 
 
 class _RunHooks:

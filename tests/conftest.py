@@ -183,3 +183,35 @@ def sign_in_az(run, emulator, *, client_id=None, certificate=None, tenant=None, 
                "--certificate", certificate or emulator.admin["certificate"],
                "--tenant", tenant or emulator.tenant_id,
                *(() if subscriptions else ("--skip-subscription-discovery",)))
+
+
+# --- SoftHSM2: a real PKCS#11 token, for tests/core and tests/az alike ----------------------------
+
+HSM_TOKEN, HSM_PIN, HSM_SO_PIN = "entracert", "1234", "5678"
+HSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so",
+               "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+               "/usr/local/lib/softhsm/libsofthsm2.so")
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory):
+    """Path of the SoftHSM2 module, with a fresh token ``entracert`` (PIN 1234) in a temporary
+    token directory that ``SOFTHSM2_CONF`` points at for the session (pass it on to an az)."""
+    import shutil
+    import subprocess
+
+    pytest.importorskip("pkcs11", reason="python-pkcs11 is not installed (pip install -e '.[dev]')")
+    module = next((m for m in HSM_MODULES if os.path.isfile(m)), None)
+    util = shutil.which("softhsm2-util")
+    if module is None or util is None:
+        pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2; `make test` does this)")
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    conf = folder / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOFTHSM2_CONF", str(conf))
+        subprocess.run([util, "--init-token", "--free", "--label", HSM_TOKEN, "--pin", HSM_PIN,
+                        "--so-pin", HSM_SO_PIN], check=True, capture_output=True)
+        yield module

@@ -21,6 +21,8 @@ _REGISTER = ("Register it on the application as an identity that may manage it: 
              "app cert add --profile {profile} --file {public_cert} --admin-profile ADMIN` (or "
              "--use-az-login), or `az ad app credential reset --id {client_id} "
              "--cert @{public_cert} --append`.")
+_NEW_SECRET = ("`az entracert app secret add --profile {profile} --admin-profile ADMIN` (or "
+               "--use-az-login)")
 _SCOPE_EXAMPLE = "for example --scope https://graph.microsoft.com/.default"
 
 # code: (what happened, how to fix it). Placeholders are filled by ``explain``: ``{app}``,
@@ -63,13 +65,16 @@ _CATALOGUE = {
         "Use the directory (tenant) id GUID or a verified domain such as contoso.onmicrosoft.com "
         "(`az account show --query tenantId`)."),
     7000215: (
-        "Entra ID received a client secret for {app} and it is not valid.",
-        "entracert signs in with a certificate: check that nothing sends a secret instead (for "
-        "example AZURE_CLIENT_SECRET in the environment). If you meant a secret, use its value, "
-        "not its secret ID."),
+        "Entra ID refused the client secret{from_secret} of {app}: it is not valid.",
+        "Check that {secret_holder} the secret's value, not its secret ID; a new secret comes "
+        "from " + _NEW_SECRET + ". If you meant a certificate, check that nothing sends a secret "
+        "instead (for example AZURE_CLIENT_SECRET in the environment)."),
     7000222: (
-        "The client secrets of {app} have expired.",
-        "Switch to a certificate. " + _REGISTER),
+        "The client secret{from_secret} of {app} has expired.",
+        "Create a new secret with " + _NEW_SECRET + "{into_secret}; or better, switch to a "
+        "certificate, which lives up to 3 years and can be rotated automatically: create one "
+        "with `az entracert cert create`, then register it with `az entracert app cert add "
+        "--profile {profile} --file {public_cert} --admin-profile ADMIN` (or --use-az-login)."),
     7000218: (
         "The token request carried no credential: neither a client assertion nor a client secret.",
         "Check that the profile names a certificate (`az entracert profile show --name "
@@ -111,12 +116,13 @@ _GENERIC = (
 
 
 def explain(code, *, client_id=None, tenant=None, thumbprint=None, resource=None,
-            profile=None, certificate=None):
+            profile=None, certificate=None, secret=None):
     """Return ``(what happened, how to fix it)`` for AADSTS ``code``, in plain words.
 
     The context makes the text concrete: ``client_id``, ``tenant``, the local certificate's
     ``thumbprint``, the ``resource`` or scope asked for, the ``profile`` name and the
-    ``certificate`` path go into the sentences and commands. Unknown codes (and ``None``) get a
+    ``certificate`` path, and where a client ``secret`` comes from ("environment variable S",
+    "file 'F'") go into the sentences and commands. Unknown codes (and ``None``) get a
     generic explanation pointing at Entra's error page.
     """
     what, fix = _CATALOGUE.get(code, _GENERIC)
@@ -140,6 +146,9 @@ def explain(code, *, client_id=None, tenant=None, thumbprint=None, resource=None
         "profile": profile or "NAME",
         "certificate": certificate or "CERT",
         "public_cert": _public_cert(certificate),
+        "from_secret": f" in {secret}" if secret else "",
+        "secret_holder": f"{secret} holds" if secret else "you send",
+        "into_secret": f" and put it in {secret}" if secret else "",
     }
     return what.format(**values), fix.format(**values)
 

@@ -1,7 +1,8 @@
 """The audit trail, ``audit.jsonl``: one JSON line per token acquisition, Graph change or failure.
 
 Each line records who asked for what and how it went (time, profile, tenant, client id, the
-certificate's SHA-256 thumbprint and serial, scopes, outcome, AADSTS code, correlation id), never a
+certificate's SHA-256 thumbprint and serial, the credential kind ("certificate" or
+"client-secret", on token lines), scopes, outcome, AADSTS code, correlation id), never a
 token, key or password.
 
 A change made through Microsoft Graph (``source`` "graph") also records ``appId``, the application
@@ -45,12 +46,13 @@ class AuditEntries(list):
 
 
 def record(directory, *, profile, tenant, client_id, thumbprint_sha256, serial, scopes, outcome,
-           source="network", code=None, correlation_id=None, detail=None, action="token",
-           actor=None, app_id=None, now=None):
+           credential=None, source="network", code=None, correlation_id=None, detail=None,
+           action="token", actor=None, app_id=None, now=None):
     """Append one line to ``directory``/audit.jsonl (created mode 0600) and return the entry.
 
     ``outcome`` is "success" or "failure"; ``code`` the AADSTS code of a failure; ``serial`` an
-    int is written as upper-case hex like ``certificate show``. Any value that looks like a JWT or
+    int is written as upper-case hex like ``certificate show``; ``credential`` the kind that
+    signed in ("certificate" or "client-secret") on a token line. Any value that looks like a JWT or
     a PEM block is written as "[redacted]".
     """
     if outcome not in _OUTCOMES:
@@ -67,6 +69,7 @@ def record(directory, *, profile, tenant, client_id, thumbprint_sha256, serial, 
         "clientId": client_id,
         "thumbprintSha256": thumbprint_sha256,
         "serial": serial,
+        "credential": credential,
         "scopes": list(scopes or []),
         "code": code,
         "correlationId": correlation_id,

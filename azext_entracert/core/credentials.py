@@ -12,15 +12,17 @@ small class here and one entry in ``KINDS``; a kind whose key never leaves its d
 """
 import dataclasses
 import hashlib
+import os
 from pathlib import Path
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, PasswordError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CredentialSource:
     """What every kind shares: the source of the password of what it reads."""
 
+    kind = "certificate"  # what the audit trail records (not a field: never stored)
     password_env: str = None
     password_file: str = None
 
@@ -49,6 +51,10 @@ class CredentialSource:
 
         return client_assertion(loaded, audience=audience, client_id=client_id,
                                 legacy_sha1=legacy_sha1, send_chain=send_chain)
+
+    def msal_credential(self, assertion):
+        """MSAL's ``client_credential``: ``assertion()`` signs one whenever MSAL needs it."""
+        return {"client_assertion": assertion}
 
     def fields(self):
         """The profile fields that record this source, every other kind's set to None (so a
@@ -119,8 +125,179 @@ class PfxBase64Env(CredentialSource):
         return "sha256:" + hashlib.sha256(read_pfx_base64_env(self.pfx_base64_env)).hexdigest()
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StoreThumbprint(CredentialSource):
+    """A certificate in entracert's store, named by thumbprint (any pasted form); the store
+    keeps the password source it was imported with, so the profile names none."""
+
+    store_thumbprint: str
+
+    def __post_init__(self):
+        if self.password_env or self.password_file:
+            raise ConfigurationError(
+                "--password-env/--password-file cannot be used with --thumbprint: the store "
+                "keeps the password source the certificate was imported with.",
+                hint="Drop the password option; to change the source, remove the certificate "
+                     "with 'az entracert store remove' and import it again with its new one.")
+
+    def entry(self):
+        """The store's entry (a ``store.StoredCertificate``): readable without the password."""
+        from .store import CertificateStore
+
+        return CertificateStore().get(self.store_thumbprint)
+
+    def password(self, prompt=None):
+        """The source the store recorded at import (the prompt when it recorded none)."""
+        return self.entry().password_source(prompt)
+
+    def describe(self):
+        return f"stored certificate {self.store_thumbprint}"
+
+    def load(self, *, prompt=None):
+        from .store import CertificateStore
+
+        return CertificateStore().load(self.store_thumbprint, prompt=prompt)
+
+    def fingerprint(self):
+        return "sha256:" + self.entry().thumbprint_sha256.lower()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Pkcs11Key(CredentialSource):
+    """An RSA key on a PKCS#11 token (an HSM, a smart card, SoftHSM2) with its certificate
+    stored beside it under the same label; the PIN comes from ``pin_env``, ``pin_file`` or a
+    prompt. The key never leaves the token: what ``load`` returns signs inside it."""
+
+    pkcs11_module: str
+    pkcs11_token: str = None
+    pkcs11_key: str = None
+    pin_env: str = None
+    pin_file: str = None
+
+    def __post_init__(self):
+        if self.password_env or self.password_file:
+            raise ConfigurationError(
+                "--password-env/--password-file cannot be used with a PKCS#11 key: the token "
+                "is unlocked by its PIN.", hint="Give the PIN with --pin-env VAR or --pin-file F.")
+        missing = [f"--{name.replace('_', '-')}" for name in ("pkcs11_token", "pkcs11_key")
+                   if not getattr(self, name)]
+        if missing:
+            raise ConfigurationError(
+                f"A PKCS#11 key needs {' and '.join(missing)} besides --pkcs11-module.",
+                hint="Name the token's label and the key's label, e.g. --pkcs11-token entracert "
+                     "--pkcs11-key my-app (softhsm2-util --show-slots lists tokens).")
+
+    def pin(self, prompt=None):
+        """The PIN's ``PasswordSource``, read only when the token is opened."""
+        from .secrets import password_source
+
+        return password_source(env=self.pin_env, file=self.pin_file, prompt=prompt)
+
+    def describe(self):
+        return (f"PKCS#11 key '{self.pkcs11_key}' on token '{self.pkcs11_token}' "
+                f"('{self.pkcs11_module}')")
+
+    def load(self, *, prompt=None):
+        """The token's certificate with a key that signs in a session opened now; the session
+        stays open as long as that key is referenced (while MSAL asks for assertions), and
+        closes when it is dropped."""
+        import contextlib
+        import weakref
+
+        from . import pkcs11
+        from .certs import LoadedCertificate
+
+        with contextlib.ExitStack() as on_failure:
+            session = on_failure.enter_context(pkcs11.open_session(
+                self.pkcs11_module, self.pkcs11_token, self.pin(prompt)))
+            key = pkcs11.find_key(session, self.pkcs11_key)
+            certificate = pkcs11.find_certificate(session, self.pkcs11_key)
+            weakref.finalize(key, on_failure.pop_all().close)
+        return LoadedCertificate(certificate, key,
+                                 source=f"pkcs11:{self.pkcs11_token}/{self.pkcs11_key}")
+
+    def fingerprint(self):
+        """Which key, without opening the token (a PIN only for a new token)."""
+        return f"pkcs11:{self.pkcs11_module}:{self.pkcs11_token}:{self.pkcs11_key}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClientSecret(CredentialSource):
+    """An application's client secret, for development and testing: from an environment
+    variable or a file, never a command-line value (shell history keeps those). Nothing is
+    signed: MSAL sends the secret itself. A file must not be readable by every user of the
+    machine (as ssh refuses such keys); a group-readable file is allowed, for a CI group."""
+
+    kind = "client-secret"
+    client_secret_env: str = None
+    client_secret_file: str = None
+
+    def __post_init__(self):
+        if self.password_env or self.password_file:
+            raise ConfigurationError(
+                "--password-env/--password-file cannot be used with a client secret: there is "
+                "no certificate to unlock.", hint="Drop the password option.")
+
+    @property
+    def source(self):
+        """Where the secret is: "environment variable S" or "file 'F'"."""
+        if self.client_secret_env:
+            return f"environment variable {self.client_secret_env}"
+        return f"file '{self.client_secret_file}'"
+
+    def describe(self):
+        return f"client secret in {self.source}"
+
+    def secret(self):
+        """The secret's value, read now; a file's trailing newline is dropped."""
+        if self.client_secret_env:
+            value = os.environ.get(self.client_secret_env)
+            state = "not set" if value is None else "empty" if not value.strip() else None
+            if state:
+                raise PasswordError(
+                    f"The environment variable {self.client_secret_env} (the client secret) "
+                    f"is {state}.", path=f"env:{self.client_secret_env}",
+                    hint=f"Export the secret's value (shown once by 'az entracert app secret "
+                         f"add'): export {self.client_secret_env}=...")
+            return value
+        path = Path(self.client_secret_file)
+        try:
+            if path.stat().st_mode & 0o004:
+                raise PasswordError(
+                    f"The client secret file '{path}' can be read by every user of this "
+                    "machine.", path=path, hint=f"Make it private: chmod 600 '{path}'.")
+            value = path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PasswordError(
+                f"The client secret file '{path}' cannot be read: "
+                f"{getattr(exc, 'strerror', None) or exc}.", path=path,
+                hint="Check the path; 'az entracert app secret add --out FILE' writes one.") \
+                from exc
+        if not value.strip():
+            raise PasswordError(f"The client secret file '{path}' is empty.", path=path,
+                                hint="Write the secret's value into it (not its secret ID).")
+        return value
+
+    def load(self, *, prompt=None):
+        raise ConfigurationError(
+            f"This profile signs in with a {self.describe()}; it has no certificate.",
+            hint="Create one ('az entracert cert create'), register it ('az entracert app cert "
+                 "add'), then 'az entracert profile update --name NAME --certificate NEW.pfx'.")
+
+    def fingerprint(self):
+        """The secret's *source*, never a digest of its value: a cached token belongs to the
+        application, whichever of its secrets obtained it, and a cache hit reads no secret (a
+        digest in the cache file would also be a way to test guesses of the secret)."""
+        return f"client-secret:{self.client_secret_env or self.client_secret_file}"
+
+    def msal_credential(self, assertion):
+        return self.secret()
+
+
 # The profile field that marks each kind, in the order they are recognised.
-KINDS = {"certificate": CertificateFile, "pfx_base64_env": PfxBase64Env}
+KINDS = {"certificate": CertificateFile, "pfx_base64_env": PfxBase64Env,
+         "store_thumbprint": StoreThumbprint, "pkcs11_module": Pkcs11Key,
+         "client_secret_env": ClientSecret, "client_secret_file": ClientSecret}
 # Every profile field some kind records: what a profile holds besides its identity and cloud.
 FIELDS = tuple(dict.fromkeys(f.name for kind in KINDS.values()
                              for f in dataclasses.fields(kind)))
@@ -132,22 +309,65 @@ def from_fields(values):
     if len(marked) != 1:
         raise ConfigurationError(
             "Give exactly one certificate source." if marked else "No certificate was given.",
-            hint="Use --certificate PATH or --pfx-base64-env VAR.")
+            hint="Use --certificate PATH, --pfx-base64-env VAR, --thumbprint X (a stored "
+                 "certificate) or --pkcs11-module PATH (a key on a token).")
     kind = KINDS[marked[0]]
     names = {f.name for f in dataclasses.fields(kind)}
     extra = sorted(name for name in FIELDS if values.get(name) and name not in names)
     if extra:
         raise ConfigurationError(
-            f"{', '.join('--' + name.replace('_', '-') for name in extra)} cannot be used with "
-            f"--{marked[0].replace('_', '-')}.",
+            f"{', '.join(map(_option, extra))} cannot be used with {_option(marked[0])}.",
             hint="A separate key file goes with a certificate file (--certificate PATH).")
     return kind(**{name: values.get(name) for name in names})
 
 
+def _option(field):
+    """The command-line option that sets profile field ``field``."""
+    return "--thumbprint" if field == "store_thumbprint" else "--" + field.replace("_", "-")
+
+
 def resolved(source):
-    """``source`` with its file paths made absolute, as a profile records them."""
+    """``source`` as a profile records it: file paths absolute, a stored certificate by its
+    whole SHA-1 thumbprint (a prefix could turn ambiguous as the store grows)."""
     paths = {name: str(Path(value).expanduser().resolve())
              for name, value in source.fields().items()
              if value and name in ("certificate", "key_file", "password_file",
-                                   "key_password_file")}
+                                   "key_password_file", "client_secret_file",
+                                   "pkcs11_module", "pin_file")}
+    if isinstance(source, StoreThumbprint):
+        paths["store_thumbprint"] = source.entry().thumbprint
     return dataclasses.replace(source, **paths)
+
+
+NUDGE_FILE = "client-secret-nudge"  # holds the day the nudge was last shown
+
+
+def nudge_toward_certificates(profile, directory, *, today=None):
+    """Warn (logger ``entracert``), once a day at most across commands and processes, that
+    ``profile`` signs in with a client secret, and how to move it to a certificate."""
+    import datetime
+    import logging
+
+    from .errors import OutputError
+    from .fileio import PRIVATE, atomic_write
+
+    if profile.credential.kind != ClientSecret.kind:
+        return
+    today = (today or datetime.date.today()).isoformat()
+    path = Path(directory) / NUDGE_FILE
+    try:
+        if path.read_text(encoding="utf-8").strip() == today:
+            return
+    except OSError:
+        pass  # not shown yet
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write(path, today.encode(), mode=PRIVATE, overwrite=True)
+    except (OSError, OutputError):
+        pass  # a folder we cannot write costs a repeated nudge, not the command
+    logging.getLogger("entracert").warning(
+        "Profile '%s' signs in with a client secret, meant for development and testing; a "
+        "certificate lives up to 3 years and can be rotated automatically: 'az entracert cert "
+        "create --subject CN=%s --out %s.pfx', then 'az entracert app cert add --profile %s "
+        "--file %s.cer --admin-profile ADMIN'.", profile.name, profile.name, profile.name,
+        profile.name, profile.name)

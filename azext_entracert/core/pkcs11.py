@@ -86,8 +86,24 @@ def open_session(module, token, pin, *, write=False):
         raise HardwareKeyError(f"The token '{token}' cannot be opened: {type(exc).__name__}.",
                                module=module, token=token,
                                hint="Check the token with its vendor's tool.") from exc
+    finally:
+        _forget_openssl_errors()
     with session:
         yield session
+
+
+def _forget_openssl_errors():
+    """Empty this thread's OpenSSL error queue. A module built on OpenSSL (SoftHSM2) leaves
+    errors there as it initialises (a missing 'rdrand' engine); Python's ssl module shares that
+    libcrypto and takes any queued error for the failure of its next TLS read, so a token
+    request sent after the token was opened would fail with 'NO_SUCH_ENGINE'."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("crypto")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).ERR_clear_error()
 
 
 def find_key(session, label):

@@ -26,6 +26,8 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ENVIRONMENT_PROFILE = "environment"
 EXPORT_MARKER = "entracert-profile/1"
 _KEY_FIELDS = ("key_file", "key_password_env", "key_password_file")
+_OPTIONAL_FIELDS = (*_KEY_FIELDS, "store_thumbprint", "client_secret_env", "client_secret_file",
+                    "pkcs11_module", "pkcs11_token", "pkcs11_key", "pin_env", "pin_file")
 _RECREATE = ("Create the profile again with 'az entracert profile create' "
              "(or import a fresh export).")
 
@@ -50,6 +52,14 @@ class Profile:
     key_file: str = None             # a separate key of ``certificate`` (a CA-issued PEM/DER)
     key_password_env: str = None
     key_password_file: str = None
+    store_thumbprint: str = None     # a certificate in the store, instead of a file
+    pkcs11_module: str = None        # a key on a PKCS#11 token, its certificate beside it
+    pkcs11_token: str = None
+    pkcs11_key: str = None
+    pin_env: str = None
+    pin_file: str = None
+    client_secret_env: str = None    # a client secret (development and testing), no certificate
+    client_secret_file: str = None
     thumbprint: str = None           # SHA-1 recorded when the profile was made
     thumbprint_sha256: str = None
     serial: str = None
@@ -65,7 +75,7 @@ class Profile:
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["scopes"] = list(self.scopes)
-        for name in _KEY_FIELDS:  # absent unless used: earlier versions still read the record
+        for name in _OPTIONAL_FIELDS:  # absent unless used: earlier versions read the record
             if data[name] is None:
                 del data[name]
         return data
@@ -368,7 +378,7 @@ def new_profile(name, *, tenant, client_id, credential=None, certificate=None,
     ``credential`` is a ``credentials.CredentialSource``; the loose ``certificate``,
     ``pfx_base64_env``, ``password_env`` and ``password_file`` build one for callers that
     still pass them."""
-    from . import certs, credentials
+    from . import credentials
 
     if check_name_rules:
         check_name(name)
@@ -384,7 +394,21 @@ def new_profile(name, *, tenant, client_id, credential=None, certificate=None,
     if ca_bundle:
         ca_bundle = str(Path(ca_bundle).expanduser().resolve())
         check_ca_bundle(ca_bundle)
-    loaded = credential.load(prompt=prompt)
+    if credential.kind == credentials.ClientSecret.kind:
+        credential.secret()  # unset, empty or unreadable: said now, not at the first token
+        recorded = {}  # no certificate: no thumbprint, no expiry
+    else:
+        recorded = _recorded_certificate(credential.load(prompt=prompt))
+    return Profile(
+        name=name, tenant=tenant, client_id=client_id, **credential.fields(), **recorded,
+        scopes=tuple(scopes or ()), cloud=cloud, authority_host=host, graph_endpoint=graph,
+        ca_bundle=ca_bundle, send_chain=bool(send_chain), legacy_sha1=bool(legacy_sha1))
+
+
+def _recorded_certificate(loaded):
+    """What a profile records of its certificate, once it is known to be able to sign in."""
+    from . import certs
+
     if not loaded.has_private_key:
         raise CertificateError(
             f"'{loaded.source}' holds the certificate {loaded.thumbprint} but no private key, so "
@@ -394,16 +418,13 @@ def new_profile(name, *, tenant, client_id, credential=None, certificate=None,
                  "both the key and the certificate (join them with 'az entracert cert convert "
                  "--to pem').")
     certs.require_rsa(loaded)
-    return Profile(
-        name=name, tenant=tenant, client_id=client_id, **credential.fields(),
-        thumbprint=loaded.thumbprint, thumbprint_sha256=loaded.thumbprint_sha256,
-        serial=loaded.serial,
-        not_after=iso_z(loaded.certificate.not_valid_after_utc),
-        scopes=tuple(scopes or ()), cloud=cloud, authority_host=host, graph_endpoint=graph,
-        ca_bundle=ca_bundle, send_chain=bool(send_chain), legacy_sha1=bool(legacy_sha1))
+    return dict(thumbprint=loaded.thumbprint, thumbprint_sha256=loaded.thumbprint_sha256,
+                serial=loaded.serial, not_after=iso_z(loaded.certificate.not_valid_after_utc))
 
 
-_LOADED_FROM = ("certificate", "pfx_base64_env", "password_env", "password_file", *_KEY_FIELDS)
+_PKCS11_FIELDS = ("pkcs11_module", "pkcs11_token", "pkcs11_key", "pin_env", "pin_file")
+_LOADED_FROM = ("certificate", "pfx_base64_env", "password_env", "password_file", *_KEY_FIELDS,
+                "store_thumbprint", *_PKCS11_FIELDS)
 
 
 def updated_profile(old, *, prompt=None, **given):
@@ -416,9 +437,20 @@ def updated_profile(old, *, prompt=None, **given):
     replaces both endpoints.
     """
     values = old.to_dict()
+    if given.get("store_thumbprint") or given.get("pkcs11_module"):
+        # Another kind: nothing of the old source carries over (a file's password least of all).
+        values.update(dict.fromkeys((*_LOADED_FROM, "client_secret_env", "client_secret_file")))
+        values.update(store_thumbprint=given.get("store_thumbprint"),
+                      **{key: given.get(key) for key in _PKCS11_FIELDS})
+    else:  # a new label or PIN source on the same token (refused by any other kind)
+        values.update({key: given[key] for key in _PKCS11_FIELDS[:3] if given.get(key)})
+        if given.get("pin_env") or given.get("pin_file"):
+            values.update(pin_env=given.get("pin_env"), pin_file=given.get("pin_file"))
     if given.get("certificate") or given.get("pfx_base64_env"):
         values.update(certificate=given.get("certificate"),
-                      pfx_base64_env=given.get("pfx_base64_env"))
+                      pfx_base64_env=given.get("pfx_base64_env"), store_thumbprint=None,
+                      **dict.fromkeys(_PKCS11_FIELDS),
+                      client_secret_env=None, client_secret_file=None)  # a secret's way out
     if given.get("certificate") or given.get("pfx_base64_env") or given.get("key_file"):
         values.update({key: given.get(key) for key in _KEY_FIELDS})
     if given.get("key_password_env") or given.get("key_password_file"):

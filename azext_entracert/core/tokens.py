@@ -7,8 +7,9 @@ imports neither MSAL, requests nor cryptography and makes no network request). O
 MSAL built, and it looks again (its discovery GETs are kept in a persisted ``http_cache`` as MSAL
 documents for CLIs, so it refreshes a token past its ``refresh_on`` without discovering again);
 only when MSAL must ask Entra is the certificate loaded (so a cache hit never asks for a
-password) and a client assertion signed by ``assertion`` for MSAL to send. Every network
-acquisition and every failure is audited.
+password) and a client assertion signed by ``assertion`` for MSAL to send (a client-secret
+profile hands MSAL its secret instead: ``msal_credential``). Every network acquisition and every
+failure is audited.
 
 A cached token counts only for the identity that obtained it: profile, tenant, client id,
 authority, CA trust (the bundle's content) and certificate together (``identity``); each identity
@@ -119,6 +120,7 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
     theirs): it decides whether the certificate has expired, and the token's ``expires_on`` is
     given in it; whether the cache answers is decided on the real clock, as MSAL decides it.
     """
+    from . import credentials
     from .profiles import config_dir
 
     directory = Path(directory) if directory else config_dir()
@@ -132,6 +134,7 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
             # Even a cached token is refused: it was issued to a credential that no longer works.
             raise expired_error(profile, profile.thumbprint, expires, profile.certificate)
         warn_about_expiry(profile, now=now)
+        credentials.nudge_toward_certificates(profile, directory)
         store = TokenCache(directory, identity(profile))
         # The fast path: MSAL's own answer from the cache file, without importing MSAL.
         entry = None if force or claims else store.cached(client_id=profile.client_id,
@@ -169,7 +172,7 @@ def _from_msal(profile, scopes, store, signer, directory, *, force, claims):
         raise aadsts.from_response(result, client_id=profile.client_id, tenant=profile.tenant,
                                    thumbprint=signer.thumbprint or profile.thumbprint,
                                    resource=" ".join(scopes), profile=profile.name,
-                                   certificate=profile.certificate)
+                                   certificate=profile.certificate, secret=_secret_source(profile))
     entry = entry or {  # not in the cache only if it expired within this very second
         "secret": result["access_token"], "token_type": result.get("token_type", "Bearer"),
         "expires_on": int(time.time()) + int(result["expires_in"])}
@@ -190,7 +193,7 @@ def _ask(profile, scopes, cache, signer, directory, *, force, claims):
     try:
         app = msal.ConfidentialClientApplication(
             profile.client_id,
-            client_credential={"client_assertion": lambda: signer.assertion(app)},
+            client_credential=profile.credential.msal_credential(lambda: signer.assertion(app)),
             authority=f"{profile.authority_host}/{profile.tenant}",
             token_cache=cache, http_client=http, http_cache=http_cache,
             instance_discovery=False,  # never call login.microsoftonline.com to "discover"
@@ -405,6 +408,12 @@ def _aadsts_sentence(text, code):
     return text[start:].split('"')[0] if start >= 0 else f"AADSTS{code}"
 
 
+def _secret_source(profile):
+    """Where a client-secret profile's secret comes from (for the AADSTS hints), else None."""
+    credential = profile.credential
+    return credential.source if credential.kind == "client-secret" else None
+
+
 def _audit(directory, profile, scopes, signer, error=None):
     """One audit line for a network acquisition (``error`` None) or a failure."""
     from . import audit
@@ -413,6 +422,7 @@ def _audit(directory, profile, scopes, signer, error=None):
                  client_id=profile.client_id,
                  thumbprint_sha256=signer.thumbprint_sha256 or profile.thumbprint_sha256,
                  serial=signer.serial or profile.serial, scopes=scopes,
+                 credential=profile.credential.kind,
                  outcome="success" if error is None else "failure",
                  code=getattr(error, "code", None),
                  correlation_id=getattr(error, "correlation_id", None),

@@ -4,12 +4,10 @@
 where it cannot be found. A token is found through ``SOFTHSM2_CONF``, set before the library is
 first loaded in this process.
 """
-import os
-import shutil
-import subprocess
 import uuid
 
 import pytest
+from conftest import HSM_PIN, HSM_TOKEN
 
 from azext_entracert.core import pkcs11 as p11
 from azext_entracert.core.errors import ConfigurationError, HardwareKeyError, PasswordError
@@ -17,30 +15,8 @@ from azext_entracert.core.secrets import PasswordSource
 
 pytest.importorskip("pkcs11", reason="python-pkcs11 is not installed (pip install -e '.[dev]')")
 
-TOKEN, PIN, SO_PIN = "entracert", "1234", "5678"
-MODULES = (p11.SOFTHSM2_MODULE, "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-           "/usr/local/lib/softhsm/libsofthsm2.so")
+TOKEN, PIN = HSM_TOKEN, HSM_PIN  # the token the ``softhsm`` fixture (tests/conftest.py) makes
 GRAPH = "https://graph.microsoft.com/.default"
-
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory):
-    """Path of the SoftHSM2 module, with a fresh token ``entracert`` (PIN 1234) in a temporary
-    token directory that ``SOFTHSM2_CONF`` points at for the session."""
-    module = next((m for m in MODULES if os.path.isfile(m)), None)
-    util = shutil.which("softhsm2-util")
-    if module is None or util is None:
-        pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2; `make test` does this)")
-    folder = tmp_path_factory.mktemp("softhsm")
-    (folder / "tokens").mkdir()
-    conf = folder / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SOFTHSM2_CONF", str(conf))
-        subprocess.run([util, "--init-token", "--free", "--label", TOKEN, "--pin", PIN,
-                        "--so-pin", SO_PIN], check=True, capture_output=True)
-        yield module
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 
 IDENTITY_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
                       "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+                      "AZURE_CLIENT_SECRET",
                       "AZURE_AUTHORITY_HOST", "ENTRACERT_CA_BUNDLE", "PYTEST_ADDOPTS",
                       # the outer run's xdist worker name would make an inner controller look
                       # like a worker to its conftests
