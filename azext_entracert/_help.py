@@ -29,7 +29,9 @@ long-summary: |
     required. With --pkcs11-module, --pkcs11-token and --pkcs11-key the key pair is generated on
     a PKCS#11 token instead and never leaves it: the token signs the certificate and keeps it
     beside the key, and --out names the public PATH.cer (PATH.pem beside it); the token's PIN
-    comes from --pin-env, --pin-file or a prompt.
+    comes from --pin-env, --pin-file or a prompt. With --store instead of --out the PFX goes
+    into the certificate store only ('az entracert store list' shows it; a profile names it with
+    --thumbprint).
 examples:
   - name: Create a two-year certificate protected by a password from an environment variable.
     text: az entracert cert create --subject "CN=my-app" --days 730 --out my-app.pfx
@@ -42,6 +44,8 @@ examples:
     text: az entracert cert create --subject "CN=my-app" --pkcs11-module
       /usr/lib/softhsm/libsofthsm2.so --pkcs11-token entracert --pkcs11-key my-app
       --pin-env HSM_PIN --out my-app.cer
+  - name: Create the certificate straight into the certificate store; no file is written.
+    text: az entracert cert create --subject "CN=my-app" --store --password-env PFX_PASSWORD
 """
 
 helps["entracert cert csr"] = """
@@ -608,10 +612,16 @@ long-summary: |
     never registered, before anything else. The application's object id and the current keyId
     are looked up once (with --admin-profile or --use-az-login when the application may not read
     itself) and remembered. A certificate issued by a CA is not replaced by a self-signed one:
-    use --csr, then --complete --cert with what the CA signed.
+    use --csr, then --complete --cert with what the CA signed. A profile on the certificate
+    store gets the new certificate in the store (its old entry is removed after removeKey); a
+    profile on a PKCS#11 token gets a new key generated on the token as '<label>-YYYYMMDD' (the
+    old key signs the addKey proof there, and its key pair and certificate are deleted from the
+    token after removeKey).
 examples:
   - name: Preview a rotation.
     text: az entracert cert rotate --profile ci --dry-run
+  - name: Rotate a profile whose key is on an HSM token (the PIN from the profile's source).
+    text: az entracert cert rotate --profile hsm --admin-profile admin
   - name: Rotate a CA-issued certificate, step 1 (new key and a request for your CA).
     text: az entracert cert rotate --profile ci --csr
   - name: Rotate a CA-issued certificate, step 2 (register what the CA signed).

@@ -101,6 +101,10 @@ def _certificate_arguments(loader, get_enum_type):
                    help="Name of an environment variable holding the token's user PIN.")
         c.argument("pin_file", options_list=["--pin-file"],
                    help="File whose content is the token's user PIN.")
+        c.argument("store", options_list=["--store"], action="store_true",
+                   help="Create the certificate straight into the certificate store (instead "
+                        "of --out): only the store holds the PFX, and the source of its password "
+                        "(--password-env/--password-file) is recorded as for 'store import'.")
 
     with loader.argument_context("entracert cert csr") as c:
         c.argument("key_out", options_list=["--key-out"],

@@ -26,15 +26,28 @@ _SLOW_KEY_BITS = 4096
 
 # --- Commands ---------------------------------------------------------------------------------
 
-def cert_create(subject, out, san=None, key_size=2048, hash_name="sha256", days=365,
+def cert_create(subject, out=None, san=None, key_size=2048, hash_name="sha256", days=365,
                 password_env=None, password_file=None, no_password=False, force=False,
                 pkcs11_module=None, pkcs11_token=None, pkcs11_key=None, pin_env=None,
-                pin_file=None):
+                pin_file=None, store=False):
     """Create a self-signed certificate: PATH.pfx (0600) with PATH.cer and PATH.pem beside it;
-    with --pkcs11-module, on the token, and only PATH.cer and PATH.pem are written."""
+    with --pkcs11-module, on the token, and only PATH.cer and PATH.pem are written; with
+    --store, into the certificate store only."""
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
+
     from .core import certgen, certs
 
     key_size = int(key_size)
+    exclusive(("--out", out), ("--store", store))
+    exclusive(("--store", store), ("--pkcs11-module", pkcs11_module))
+    if not (out or store):
+        raise RequiredArgumentMissingError(
+            "Where should the new certificate go?",
+            recommendation="Add --out PATH.pfx (files), or --store (the certificate store).")
+    if store:
+        return _cert_create_in_store(subject, sans=tuple(san or ()), key_size=key_size,
+                                     hash_name=hash_name, days=days, password_env=password_env,
+                                     password_file=password_file, no_password=no_password)
     if pkcs11_module:
         return _cert_create_on_token(
             subject, out, sans=tuple(san or ()), key_size=key_size, hash_name=hash_name,
@@ -49,6 +62,24 @@ def cert_create(subject, out, san=None, key_size=2048, hash_name="sha256", days=
                                         hash_name=hash_name, days=days)
     files = certgen.write_bundle(loaded, out, password=password, force=force)
     return {**certs.describe(loaded), "files": files}
+
+
+def _cert_create_in_store(subject, *, sans, key_size, hash_name, days, password_env,
+                          password_file, no_password):
+    """The new PFX goes into the store only, its password source recorded as for an import (a
+    password typed at the prompt is not: it is asked again at each use)."""
+    from .core import certgen, certs
+    from .core.store import CertificateStore
+
+    password = new_file_password(password_env, password_file, no_password, purpose="PFX password")
+    if key_size >= _SLOW_KEY_BITS:
+        logger.warning("Generating a %d-bit RSA key, this can take several seconds...", key_size)
+    loaded = certgen.create_self_signed(subject, sans=sans, key_size=key_size,
+                                        hash_name=hash_name, days=days)
+    store = CertificateStore()
+    entry, _ = store.add(loaded, password=password, password_env=password_env,
+                         password_file=password_file)
+    return {**certs.describe(loaded), "files": {"store": str(store.folder / entry.file)}}
 
 
 def _cert_create_on_token(subject, out, *, sans, key_size, hash_name, days, force, pfx_options,
@@ -80,13 +111,8 @@ def _cert_create_on_token(subject, out, *, sans, key_size, hash_name, days, forc
     name = certgen.parse_subject(subject)
     sans = [certgen.parse_san(entry) for entry in sans]
     certgen.hash_algorithm(hash_name)
-    with pkcs11.open_session(source.pkcs11_module, source.pkcs11_token,
-                             source.pin(terminal_prompt()), write=True) as session:
-        key = pkcs11.generate_key(session, source.pkcs11_key, bits=key_size)
-        certificate = certgen.build_certificate(
-            subject=name, public_key=key.public_key(), signing_key=key, days=days, sans=sans,
-            hash_name=hash_name)
-        pkcs11.store_certificate(session, key, certificate)
+    certificate = pkcs11.create_on_token(source, name, sans=sans, days=days, key_size=key_size,
+                                         hash_name=hash_name, prompt=terminal_prompt())
     fileio.atomic_write_all([
         (paths["cer"], certificate.public_bytes(Encoding.DER), fileio.PUBLIC),
         (paths["pem"], certificate.public_bytes(Encoding.PEM), fileio.PUBLIC)], overwrite=force)

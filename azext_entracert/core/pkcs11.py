@@ -46,8 +46,9 @@ def open_session(module, token, pin, *, write=False):
             f"The PKCS#11 module '{module}' does not exist.", module=module, token=token,
             hint=f"Give the path of the token's PKCS#11 library (for SoftHSM2: {SOFTHSM2_MODULE}, "
                  "package softhsm2).")
-    try:
-        library = pkcs11.lib(module)
+    try:  # by its real path: python-pkcs11 loads a module once per spelling of its path, and
+        # loading the same module again under another spelling fails ("already initialized")
+        library = pkcs11.lib(os.path.realpath(module))
     except exceptions.PKCS11Error as exc:
         raise HardwareKeyError(
             f"The PKCS#11 module '{module}' cannot be loaded: {exc}.", module=module, token=token,
@@ -72,7 +73,13 @@ def open_session(module, token, pin, *, write=False):
                             hint="Give the token's user PIN from an environment variable or a "
                                  "file.")
     try:
-        session = found.open(user_pin=secret.decode("utf-8"), rw=write)
+        try:
+            session = found.open(user_pin=secret.decode("utf-8"), rw=write)
+        except exceptions.UserAlreadyLoggedIn:
+            # A login is shared by all of a process's sessions on the token (a rotation holds
+            # the current key's open while it makes the new one): join it, and leave the logout
+            # to the session that logged in.
+            session = found.open(rw=write)
     except (exceptions.PinIncorrect, exceptions.PinInvalid, exceptions.PinLenRange):
         raise PasswordError(
             f"The token '{token}' refused the PIN from {pin.describe()}.",
@@ -171,6 +178,46 @@ def store_certificate(session, key, certificate):
         Attribute.TOKEN: True, Attribute.LABEL: key.label, Attribute.ID: key.key_id,
         Attribute.SUBJECT: certificate.subject.public_bytes(),
         Attribute.VALUE: certificate.public_bytes(Encoding.DER)})
+
+
+def create_on_token(source, subject, *, sans=(), days=365, key_size=2048, hash_name="sha256",
+                    prompt=None):
+    """A new key pair generated on ``source``'s token under its key label, and a self-signed
+    certificate for it, signed inside the token and stored beside it; returns the certificate."""
+    from .certgen import build_certificate
+
+    with open_session(source.pkcs11_module, source.pkcs11_token, source.pin(prompt),
+                      write=True) as session:
+        key = generate_key(session, source.pkcs11_key, bits=key_size)
+        certificate = build_certificate(subject=subject, public_key=key.public_key(),
+                                        signing_key=key, days=days, sans=sans,
+                                        hash_name=hash_name)
+        store_certificate(session, key, certificate)
+    return certificate
+
+
+def delete_key(source, *, prompt=None):
+    """Delete the key pair labelled with ``source``'s key label and its certificate from the
+    token; return how many objects went (0 when they were already gone)."""
+    from pkcs11 import Attribute, ObjectClass
+
+    with open_session(source.pkcs11_module, source.pkcs11_token, source.pin(prompt),
+                      write=True) as session:
+        found = [o for kind in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY,
+                                ObjectClass.CERTIFICATE)
+                 for o in session.get_objects({Attribute.CLASS: kind,
+                                               Attribute.LABEL: source.pkcs11_key})]
+        for obj in found:
+            obj.destroy()
+    return len(found)
+
+
+def labels(source, *, prompt=None):
+    """The labels of the objects on ``source``'s token (that the session can see)."""
+    from pkcs11 import Attribute
+
+    with open_session(source.pkcs11_module, source.pkcs11_token, source.pin(prompt)) as session:
+        return {o[Attribute.LABEL] for o in session.get_objects({})}
 
 
 def find_certificate(session, label):

@@ -3,8 +3,11 @@
 A rotation is the list ``STEPS``, walked by one loop (``_walk``). Each step does one thing, has
 its undo, and says where things stand if it fails; each is audited as ``rotate-<step>``:
 
-    write           the new PFX, .cer and .pem land next to the old one. Undo: delete them, when
-                    the rotation ends with the new certificate known not to be registered
+    write           the new PFX, .cer and .pem land next to the old one (for a profile using the
+                    certificate store: the new certificate goes into the store; for a key on a
+                    PKCS#11 token: a new key pair, labelled ``<label>-YYYYMMDD``, is generated on
+                    the token with its certificate, signed there). Undo: delete them, when the
+                    rotation ends with the new certificate known not to be registered
     addKey          Graph registers the new certificate, proof signed by the current one
                     (ENTRA-FACTS 5.1). When Graph's answer is lost (timeout, unreadable reply, a
                     gateway's 5xx) the outcome is unknown and a token signed by the new
@@ -14,7 +17,9 @@ its undo, and says where things stand if it fails; each is audited as ``rotate-<
                     retried with bounded back-off while Entra ID replicates the key (ENTRA-FACTS 8)
     switch-profile  the profile now points at the new certificate
     removeKey       the old certificate is unregistered, proof signed by the new one (left out
-                    with ``keep_old``)
+                    with ``keep_old``); a stored one then leaves the store, a token's old key
+                    pair and certificate are deleted from the token (with ``keep_old`` they
+                    stay, as the old certificate is still registered)
 
 Before addKey is sent the rotation is recorded as pending in ``KnownKeys`` (the new file, its
 password source, the old keyId, the last step done), and each later step advances the record.
@@ -42,6 +47,7 @@ from .errors import (
     GraphError,
     NetworkError,
     RotationError,
+    StoreError,
 )
 from .lifecycle import (
     VERIFY_TIMEOUT,
@@ -100,23 +106,37 @@ class _Rotation:
     verify_timeout: float = VERIFY_TIMEOUT
     verify_delay: float = 2.0
     steps: list = dataclasses.field(default_factory=list)
+    stored: bool = False          # the new certificate goes into the store (``out`` is its file)
+    token_key: str = None         # the new key's label on the profile's PKCS#11 token
+    old_token_key: str = None     # the current key's label there (deleted after removeKey)
 
     @property
     def files(self):
         from .certgen import bundle_paths
 
-        return bundle_paths(self.out)
+        if self.token_key:
+            return {}
+        return {"pfx": self.out} if self.stored else bundle_paths(self.out)
 
     @property
     def listing(self):
+        if self.stored:
+            return f"stored certificate {self.new.thumbprint}"
+        if self.token_key:
+            return f"key '{self.token_key}' on token '{self.profile.pkcs11_token}'"
         return _and([str(p) for p in self.files.values()])
 
     def switched(self):
         """The profile as it is once it uses the new certificate."""
-        from .credentials import CertificateFile
+        from .credentials import CertificateFile, StoreThumbprint
 
-        new = CertificateFile(certificate=str(self.out), password_env=self.password_env,
-                              password_file=self.password_file)  # the new PFX holds its key
+        if self.stored:
+            new = StoreThumbprint(store_thumbprint=self.new.thumbprint)
+        elif self.token_key:
+            new = dataclasses.replace(self.profile.credential, pkcs11_key=self.token_key)
+        else:  # the new PFX holds its key
+            new = CertificateFile(certificate=str(self.out), password_env=self.password_env,
+                                  password_file=self.password_file)
         return dataclasses.replace(
             self.profile, **new.fields(), thumbprint=self.new.thumbprint,
             thumbprint_sha256=self.new.thumbprint_sha256, serial=self.new.serial,
@@ -124,6 +144,11 @@ class _Rotation:
 
     def new_prompt(self, _text):
         return self.password.decode("utf-8")
+
+    @property
+    def pin_prompt(self):
+        """For a token: the PIN typed for the current key (carried as ``password``), if any."""
+        return self.new_prompt if self.password else self.prompt
 
     def graph(self, profile):
         return admin_graph(profile, directory=self.directory, timeout=self.timeout,
@@ -133,11 +158,13 @@ class _Rotation:
         """Advance the pending record to ``stage`` (the last step done)."""
         KnownKeys(self.directory).set_pending(self.profile.client_id, {
             "profile": self.profile.name, "stage": stage, "objectId": self.object_id,
-            "certificate": str(self.out), "thumbprint": self.new.thumbprint,
+            "certificate": self.out and str(self.out), "tokenKey": self.token_key,
+            "oldTokenKey": self.old_token_key,
+            "thumbprint": self.new.thumbprint,
             "keyId": self.key_id, "passwordEnv": self.password_env,
             "passwordFile": self.password_file, "oldThumbprint": self.old_thumbprint,
-            "oldKeyId": self.old_key_id, "keepOld": self.keep_old, "started": iso_z(utc_now()),
-            **extra})
+            "oldKeyId": self.old_key_id, "keepOld": self.keep_old, "stored": self.stored,
+            "started": iso_z(utc_now()), **extra})
 
     def forget(self, *, cleanup=False):
         """Drop the pending record: the rotation is done, or (``cleanup``) it registered
@@ -157,17 +184,31 @@ class _Rotation:
 
 def _write(r):
     from . import certgen
+    from .store import CertificateStore
 
-    certgen.write_bundle(r.new, r.out, password=r.password)
+    if r.stored:
+        CertificateStore().add(r.new, password=r.password, password_env=r.password_env,
+                               password_file=r.password_file)
+    elif r.token_key is None:  # a token's key and certificate are on it already (``rotate``)
+        certgen.write_bundle(r.new, r.out, password=r.password)
     try:
         r.record("write")  # before addKey: a rotation stopped from here on is found again
     except EntraCertError:
         _delete_files(r)
         raise
-    return f"wrote {r.listing}"
+    return f"{'stored' if r.stored else 'generated' if r.token_key else 'wrote'} {r.listing}"
 
 
 def _delete_files(r):
+    from . import pkcs11
+    from .store import CertificateStore
+
+    if r.token_key:
+        pkcs11.delete_key(r.switched().credential, prompt=r.pin_prompt)
+        return f"its {r.listing} was deleted"
+    if r.stored:
+        CertificateStore().remove(r.new.thumbprint)
+        return "it was removed from the certificate store"
     for path in r.files.values():
         path.unlink(missing_ok=True)
     return f"its files {r.listing} were deleted"
@@ -235,12 +276,34 @@ def _remove_old(r):
         if not (r.resumed and exc.status == 404):  # an earlier try removed it, its answer lost
             raise
     KnownKeys(r.directory).forget(r.profile.client_id, r.old_thumbprint)
+    if r.stored:  # unregistered, it can no longer sign in: keeping its key would only risk it
+        _forget_stored(r.old_thumbprint)
+        return (f"unregistered {r.old_thumbprint} (keyId {r.old_key_id}) and removed it from "
+                "the certificate store")
+    if r.token_key:
+        from . import pkcs11
+
+        old = dataclasses.replace(r.profile.credential, pkcs11_key=r.old_token_key)
+        pkcs11.delete_key(old, prompt=r.pin_prompt)
+        return (f"unregistered {r.old_thumbprint} (keyId {r.old_key_id}) and deleted key "
+                f"'{r.old_token_key}' and its certificate from token '{old.pkcs11_token}'")
     return f"unregistered {r.old_thumbprint} (keyId {r.old_key_id})"
 
 
+def _forget_stored(thumbprint):
+    from .store import CertificateStore
+
+    try:
+        CertificateStore().remove(thumbprint)
+    except StoreError:  # already gone (an earlier try, or the user removed it)
+        pass
+
+
 def _kept(r):
+    kept = (f"new {r.listing} is" if r.stored or r.token_key
+            else f"new files {r.listing} are")
     return (f" The profile still uses {r.old_thumbprint}, which is registered and signs in. The "
-            f"new files {r.listing} are kept, and the rotation is recorded as unfinished.")
+            f"{kept} kept, and the rotation is recorded as unfinished.")
 
 
 STEPS = (
@@ -386,15 +449,31 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     if csr:
         return {**summary, **write_request(profile, plan, directory)}
 
-    new = assemble(plan, pending) if complete else certgen.create_self_signed(
-        plan.subject, sans=plan.sans, key_size=plan.key_size, days=plan.days)
+    out = plan.out
+    if plan.token_key:  # generated, signed and stored on the token: the key never leaves it
+        from . import pkcs11
+
+        pin = (lambda _text: plan.password.decode("utf-8")) if plan.password else prompt
+        source = dataclasses.replace(profile.credential, pkcs11_key=plan.token_key)
+        pkcs11.create_on_token(source, plan.subject, days=plan.days, key_size=plan.key_size,
+                               sans=[certgen.parse_san(s) for s in plan.sans], prompt=pin)
+        new = source.load(prompt=pin)
+    else:
+        new = assemble(plan, pending) if complete else certgen.create_self_signed(
+            plan.subject, sans=plan.sans, key_size=plan.key_size, days=plan.days)
+    if plan.stored:
+        from .store import CertificateStore
+
+        out = CertificateStore().folder / f"{new.thumbprint}.pfx"
+        summary["new"]["files"] = {"store": new.thumbprint}
     summary["new"].update(thumbprint=new.thumbprint,
                           subject=new.certificate.subject.rfc4514_string(),
                           notAfter=iso_z(new.certificate.not_valid_after_utc))
-    r = _Rotation(store, profile, new, plan.out, plan.object_id, plan.current.thumbprint,
+    r = _Rotation(store, profile, new, out, plan.object_id, plan.current.thumbprint,
                   plan.old_key_id, keep_old, directory, password=plan.password,
                   password_env=plan.password_env, password_file=plan.password_file,
-                  prompt=prompt, current=plan.current, restore=pending, **waits)
+                  prompt=prompt, current=plan.current, restore=pending, stored=plan.stored,
+                  token_key=plan.token_key, old_token_key=profile.pkcs11_key, **waits)
     _walk(r, [s for s in STEPS if s.name in names])
     summary["new"]["keyId"] = r.key_id
     summary["old"]["removed"] = not keep_old
@@ -404,26 +483,32 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
 def _resume(store, profile, pending, *, directory, prompt, **waits):
     """Finish the rotation ``pending`` records and return its result; or, when its certificate
     turns out not to be registered, delete its files and return None (a new rotation follows)."""
-    from . import certs
+    from . import certs, pkcs11
     from .secrets import password_source
 
-    path = Path(pending["certificate"])
-    if not path.exists():
-        KnownKeys(directory).set_pending(profile.client_id, None)
-        logger.warning("The unfinished rotation of profile '%s' to certificate %s cannot be "
-                       "picked up: its file %s is gone. If that certificate is registered, "
-                       "remove it with '%s'.", profile.name, pending["thumbprint"], path,
-                       _remove_command(profile.name, pending["thumbprint"]))
-        return None
+    token_key = pending.get("tokenKey")
+    path = Path(pending["certificate"]) if pending.get("certificate") else None
     typed = {}
 
-    def remembering(text):
-        typed["password"] = prompt(text)
+    def remembering(text):  # the new certificate's password (or the token's PIN): asked once
+        if "password" not in typed:
+            typed["password"] = prompt(text)
         return typed["password"]
 
-    new = certs.load(path, password=password_source(
-        env=pending.get("passwordEnv"), file=pending.get("passwordFile"),
-        prompt=remembering if prompt else None))
+    asking = remembering if prompt else None
+    source = dataclasses.replace(profile.credential, pkcs11_key=token_key) if token_key else None
+    gone = (token_key not in pkcs11.labels(source, prompt=asking)) if token_key \
+        else not path.exists()
+    if gone:
+        KnownKeys(directory).set_pending(profile.client_id, None)
+        logger.warning("The unfinished rotation of profile '%s' to certificate %s cannot be "
+                       "picked up: its %s is gone. If that certificate is registered, remove it "
+                       "with '%s'.", profile.name, pending["thumbprint"],
+                       f"key '{token_key}' on the token" if token_key else f"file {path}",
+                       _remove_command(profile.name, pending["thumbprint"]))
+        return None
+    new = source.load(prompt=asking) if token_key else certs.load(path, password=password_source(
+        env=pending.get("passwordEnv"), file=pending.get("passwordFile"), prompt=asking))
     if new.thumbprint != pending["thumbprint"]:
         raise ConfigurationError(
             f"The file {path} of the unfinished rotation of profile '{profile.name}' now holds "
@@ -441,7 +526,9 @@ def _resume(store, profile, pending, *, directory, prompt, **waits):
                   password_file=pending.get("passwordFile"), prompt=prompt,
                   key_id=pending.get("keyId"), resumed=True,
                   earlier=STEP_NAMES[:STEP_NAMES.index(stage) + 1],
-                  registered=None if stage == "write" else True, **waits)
+                  registered=None if stage == "write" else True,
+                  stored=pending.get("stored", False), token_key=token_key,
+                  old_token_key=pending.get("oldTokenKey"), **waits)
     steps = [s for s in STEPS[STEP_NAMES.index(stage) + 1:]
              if not (r.keep_old and s.name == "removeKey")]
     try:

@@ -43,12 +43,15 @@ class Plan:
     password_env: str = None
     password_file: str = None
     csr: bool = False
+    stored: bool = False       # the new certificate goes into the store (``out`` is None)
+    token_key: str = None      # the new key's label on the profile's PKCS#11 token
 
     def summary(self, *, dry_run):
         """The rotation as ``rotate`` reports it before its first step."""
         from .certgen import bundle_paths
 
-        files = (_csr_paths(self.out) if self.csr
+        files = (_csr_paths(self.out) if self.csr else {"pkcs11Key": self.token_key}
+                 if self.token_key else {} if self.stored
                  else {k: str(v) for k, v in bundle_paths(self.out).items()})
         return {"profile": self.profile.name, "appId": self.profile.client_id,
                 "objectId": self.object_id,
@@ -64,6 +67,7 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
                   no_password, keep_old, graph, directory, prompt, csr, complete):
     """Everything decided and checked before the first change; raises if anything is missing."""
     from . import certgen, certs, tokens
+    from .credentials import Pkcs11Key, StoreThumbprint
     from .secrets import password_source
 
     if csr and complete:
@@ -74,9 +78,16 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
             f"Profile '{profile.name}' reads its certificate from ${profile.pfx_base64_env}, so "
             "there is no folder to put the new one in.",
             hint="Pass --out NEW.pfx; the profile will then use that file.")
+    on_token = isinstance(profile.credential, Pkcs11Key)
+    if on_token and (csr or complete or out or password_env or password_file or no_password):
+        raise ConfigurationError(
+            f"Profile '{profile.name}' uses a key on a PKCS#11 token: the new key is generated "
+            "on that token, so --out, --csr, --complete and the PFX password options do not "
+            "apply.", hint=f"Run 'az entracert cert rotate --profile {profile.name}' without "
+                           "them.")
     typed = {}
 
-    def remembering(text):  # the new PFX gets the password typed for the current one
+    def remembering(text):  # the new PFX (or key, on a token) gets what was typed for the current
         typed["password"] = prompt(text)
         return typed["password"]
 
@@ -89,11 +100,24 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
             hint=f"Ask your CA for the new one: run 'az entracert cert rotate --profile "
                  f"{profile.name} --csr', have the request signed, then run 'az entracert cert "
                  f"rotate --profile {profile.name} --complete --cert SIGNED.crt'.")
-    if not (password_env or password_file or no_password):  # protected like the current file
+    # A store-backed profile's new certificate goes into the store too (unless --out says
+    # where else); the CA path needs files the user hands to the CA, so it keeps using --out.
+    in_store = isinstance(profile.credential, StoreThumbprint)
+    if in_store and csr and not out:
+        raise ConfigurationError(
+            f"Profile '{profile.name}' uses a stored certificate, so there is no folder for the "
+            "key and the request.", hint="Pass --out NEW.pfx.")
+    stored = in_store and not (out or complete)
+    if on_token:  # no PFX: what ``password`` carries is the PIN typed, if one was
+        no_password = True
+    elif not (password_env or password_file or no_password):  # protected like the current file
         password_env, password_file = profile.password_env, profile.password_file
+        if in_store:
+            entry = profile.credential.entry()
+            password_env, password_file = entry.password_env, entry.password_file
     password = password_source(env=password_env, file=password_file, no_password=no_password
                                ).get(purpose="password for the new PFX")
-    if password is None and not no_password and typed.get("password"):
+    if password is None and (on_token or not no_password) and typed.get("password"):
         password = typed["password"].encode("utf-8")
     if password == b"":
         raise ConfigurationError("The password for the new PFX is empty.",
@@ -111,17 +135,23 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
     sans = tuple(sans) if sans is not None else tuple(certs.subject_alt_names(current.certificate))
     for san in sans:
         certgen.parse_san(san)
-    out = Path(out).expanduser().resolve() if out else _next_to(profile.certificate)
-    if out.suffix.lower() not in (".pfx", ".p12"):
+    token_key = _next_label(profile.credential, (
+        lambda text: typed.get("password") or remembering(text)) if prompt else None
+    ) if on_token else None
+    out = (None if stored or on_token else Path(out).expanduser().resolve() if out
+           else _next_to(profile.certificate))
+    if out and out.suffix.lower() not in (".pfx", ".p12"):
         raise ConfigurationError(f"The output '{out}' should end in .pfx or .p12.",
                                  hint="Name the file e.g. --out my-app.pfx.")
-    certgen.check_bundle_writable(out)
+    if out:
+        certgen.check_bundle_writable(out)
     if csr:
         for path in _csr_paths(out).values():
             certgen.check_writable(path)
     return Plan(profile, current, object_id, old_key_id, subject, sans, days, key_size, out,
                 keep_old, complete, password, password_env,
-                str(Path(password_file).expanduser().resolve()) if password_file else None, csr)
+                str(Path(password_file).expanduser().resolve()) if password_file else None, csr,
+                stored, token_key)
 
 
 def _application_facts(profile, current, *, graph, directory, need_key_id):
@@ -170,6 +200,21 @@ def _next_to(certificate):
         if not any(p.exists() for p in taken):
             return candidate
     raise ConfigurationError(f"No free file name next to '{current}'.", hint="Pass --out PATH.")
+
+
+def _next_label(source, prompt):
+    """``<label>-YYYYMMDD`` (``-2``, ``-3``... if taken) on ``source``'s token: a label of its
+    own, since the current key must sign the addKey proof while the new one exists."""
+    from .pkcs11 import labels
+
+    taken = labels(source, prompt=prompt)
+    stem, day = _DATED.sub("", source.pkcs11_key), utc_now().strftime("%Y%m%d")
+    for index in range(1, 1000):
+        candidate = f"{stem}-{day}{'' if index == 1 else f'-{index}'}"
+        if candidate not in taken:
+            return candidate
+    raise ConfigurationError(f"No free key label on token '{source.pkcs11_token}'.",
+                             hint="Delete the keys of earlier rotations from the token.")
 
 
 def _csr_paths(out):

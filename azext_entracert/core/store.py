@@ -132,6 +132,22 @@ class CertificateStore:
         except PasswordError:  # with PasswordSource.none(), only "a password is needed"
             loaded, encrypted = certs.load(path, password=password, require_key=True), True
         certs.require_rsa(loaded)
+        return self._put(loaded, data, "pem" if b"-----BEGIN" in data else "pfx",
+                         encrypted=encrypted, password_env=password_env,
+                         password_file=password_file, imported_from=loaded.source)
+
+    def add(self, loaded, *, password=None, password_env=None, password_file=None):
+        """Store ``loaded`` (a certificate with its key, e.g. one just created) as a PFX,
+        encrypted with ``password``, whose source ``password_env``/``password_file`` is recorded
+        as for an import. Returns ``(entry, created)`` like ``import_certificate``."""
+        from .certgen import pfx_bytes
+
+        return self._put(loaded, pfx_bytes(loaded, password), "pfx", encrypted=bool(password),
+                         password_env=password_env, password_file=password_file,
+                         imported_from="created by entracert")
+
+    def _put(self, loaded, data, suffix, *, encrypted, password_env, password_file,
+             imported_from):
         certificate = loaded.certificate
         recorded = {}
         if encrypted and password_env:
@@ -143,9 +159,8 @@ class CertificateStore:
             subject=certificate.subject.rfc4514_string(),
             not_before=iso_z(certificate.not_valid_before_utc),
             not_after=iso_z(certificate.not_valid_after_utc),
-            file=f"{loaded.thumbprint}.{'pem' if b'-----BEGIN' in data else 'pfx'}",
-            encrypted=encrypted, imported_from=loaded.source, imported_at=iso_z(utc_now()),
-            **recorded)
+            file=f"{loaded.thumbprint}.{suffix}", encrypted=encrypted,
+            imported_from=imported_from, imported_at=iso_z(utc_now()), **recorded)
         with self._change() as index:
             existing = index["certificates"].get(entry.thumbprint)
             if existing is not None:

@@ -12,6 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from azext_entracert.core import certs
+from azext_entracert.core.secrets import PasswordSource
+
 PFX_PASSWORD = "st0re-pfx-secret"
 
 
@@ -201,3 +204,57 @@ def test_cert_create_on_a_token_refuses_pfx_password_options(store_az, softhsm, 
                       "--no-password", "--out", tmp_path / "x.cer", env=hsm_env, check=False)
     assert_clean_failure(result, "no PFX is written")
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_cert_create_into_the_store_writes_no_file_and_records_the_password_source(
+        store_az, emulator, tmp_path):
+    made = store_az("entracert", "cert", "create", "--subject", "CN=az-made-in-store",
+                    "--store", "--password-env", "NEW_PW", "--days", "30",
+                    env={"NEW_PW": PFX_PASSWORD}).out
+    entry = store_az("entracert", "store", "show", "--thumbprint", made["thumbprint"]).out
+    assert entry["encrypted"] and entry["passwordEnv"] == "NEW_PW"
+    assert made["files"] == {"store": entry["file"]}
+    assert Path(entry["file"]).parent == store_az.config / "store"
+    assert oct(Path(entry["file"]).stat().st_mode & 0o777) == "0o600"
+    assert not list(tmp_path.glob("*.p*")) and not list(Path.cwd().glob("*.pfx"))
+    with pytest.raises(Exception, match="password"):  # the store kept it encrypted
+        certs.load(entry["file"])
+    loaded = certs.load(entry["file"], password=PasswordSource.from_prompt(lambda _: PFX_PASSWORD))
+    # A profile on it signs in once the certificate is registered.
+    app = emulator.create_application("az-made-in-store", certificates=[loaded.certificate])
+    create(store_az, emulator, "made", app["appId"], "--thumbprint", made["thumbprint"],
+           env={"NEW_PW": PFX_PASSWORD})
+    token = store_az("entracert", "token", "get", "--profile", "made",
+                     env={"NEW_PW": PFX_PASSWORD}).out
+    assert emulator.verify_access_token(token["accessToken"])["appid"] == app["appId"]
+
+    both = store_az("entracert", "cert", "create", "--subject", "CN=x", "--store", "--out",
+                    tmp_path / "x.pfx", "--no-password", check=False)
+    assert_clean_failure(both, "--out and --store cannot be used together")
+    assert not list(tmp_path.glob("x.*"))
+    neither = store_az("entracert", "cert", "create", "--subject", "CN=x", "--no-password",
+                       check=False)
+    assert_clean_failure(neither, "--out PATH.pfx", "--store")
+
+
+def test_cert_rotate_on_a_stored_certificate_keeps_the_new_one_in_the_store(
+        store_az, emulator, stored_app, tmp_path):
+    app, entry = stored_app
+    env = {"PFX_PW": PFX_PASSWORD}
+    create(store_az, emulator, "stored", app.app_id, "--thumbprint", entry["thumbprint"],
+           env=env)
+    create(store_az, emulator, "admin", emulator.admin["client_id"], "--certificate",
+           emulator.admin["certificate"])
+    result = store_az("entracert", "cert", "rotate", "--profile", "stored", "--days", "20",
+                      "--admin-profile", "admin", env=env).out
+    new = result["new"]["thumbprint"]
+    assert result["new"]["files"] == {"store": new}
+    stored = store_az("entracert", "store", "list").out
+    assert [(e["thumbprint"], e["passwordEnv"]) for e in stored] == [(new, "PFX_PW")]
+    assert store_az("entracert", "profile", "show", "--name", "stored").out[
+        "storeThumbprint"] == new
+    # No loose PFX anywhere: the only one is the store's own, of the new certificate.
+    assert list(tmp_path.rglob("*.pfx")) == [store_az.config / "store" / f"{new}.pfx"]
+    got = store_az("entracert", "token", "get", "--profile", "stored", "--force-refresh",
+                   env=env).out
+    assert got["thumbprint"] == new

@@ -456,6 +456,83 @@ def test_rotate_protects_the_new_pfx_like_the_current_one(world, emulator, monke
     assert _token(switched, world.dir).thumbprint == switched.thumbprint
 
 
+def test_rotate_a_stored_certificate_keeps_the_new_one_in_the_store(world, emulator,
+                                                                    monkeypatch):
+    """A profile on the certificate store gets its new certificate in the store (protected by
+    the recorded password source), no loose file; the old entry leaves the store after
+    removeKey, and with keep_old it stays."""
+    from azext_entracert.core import certgen, certs
+    from azext_entracert.core.credentials import StoreThumbprint
+    from azext_entracert.core.store import CertificateStore
+
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(world.dir / "az"))
+    monkeypatch.setenv("LC_STORE_PASSWORD", "stored pfx")
+    pfx = certgen.write_bundle(certs.load(world.app.pem_path), world.dir / "app.pfx",
+                               password=b"stored pfx")["pfx"]
+    store = CertificateStore()
+    old, _ = store.import_certificate(pfx, password_env="LC_STORE_PASSWORD")
+    world.store.update("app", **StoreThumbprint(store_thumbprint=old.thumbprint).fields())
+
+    result = _rotate(world, graph=world.graph)
+    new = result["new"]["thumbprint"]
+    switched = world.store.get("app")
+    assert switched.credential == StoreThumbprint(store_thumbprint=new)
+    assert result["new"]["files"] == {"store": new}
+    assert sorted(p.name for p in world.dir.glob("*.p*")) == ["app.pem", "app.pfx"]  # none new
+    assert [e.thumbprint for e in store.list()] == [new]  # the old entry left after removeKey
+    entry = store.get(new)
+    assert entry.encrypted and entry.password_env == "LC_STORE_PASSWORD"
+    assert oct((store.folder / entry.file).stat().st_mode & 0o777) == "0o600"
+    assert _stored_thumbprints(emulator, world.app.app_id) == [new]
+    assert _token(world.store.get("app"), world.dir).thumbprint == new
+
+    kept = _rotate(world, keep_old=True)
+    assert world.store.get("app").credential.store_thumbprint == kept["new"]["thumbprint"]
+    assert sorted(e.thumbprint for e in store.list()) == sorted([new, kept["new"]["thumbprint"]])
+
+
+def test_rotate_a_key_on_a_pkcs11_token(world, emulator, softhsm, monkeypatch):
+    """A profile on a token gets a new key generated there under a dated label (its certificate
+    signed and stored on the token, addKey's proof signed by the old key in the token); after
+    removeKey the old key pair and certificate are gone from the token, with keep_old they stay."""
+    import uuid
+
+    from conftest import HSM_PIN, HSM_TOKEN
+
+    from azext_entracert.core import certgen, pkcs11
+    from azext_entracert.core.credentials import Pkcs11Key
+    from azext_entracert.core.times import utc_now
+
+    monkeypatch.setenv("LC_HSM_PIN", HSM_PIN)
+    label = f"rot-{uuid.uuid4().hex[:8]}"
+    source = Pkcs11Key(pkcs11_module=softhsm, pkcs11_token=HSM_TOKEN, pkcs11_key=label,
+                       pin_env="LC_HSM_PIN")
+    certificate = pkcs11.create_on_token(source, certgen.parse_subject(f"CN={label}"), days=30)
+    app = emulator.create_application(label, certificates=[certificate])
+    world.store.add(profiles.new_profile(
+        "hsm", tenant=emulator.tenant_id, client_id=app["appId"], credential=source,
+        authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle))
+
+    result = rotate(world.store, "hsm", graph=world.graph, directory=world.dir,
+                    verify_delay=0.05, verify_timeout=10)
+    new_label = f"{label}-{utc_now():%Y%m%d}"
+    assert result["new"]["files"] == {"pkcs11Key": new_label}
+    switched = world.store.get("hsm")
+    assert (switched.pkcs11_key, switched.pin_env) == (new_label, "LC_HSM_PIN")
+    assert switched.thumbprint == result["new"]["thumbprint"]
+    on_token = pkcs11.labels(source)
+    assert new_label in on_token and label not in on_token  # old key and certificate deleted
+    assert _stored_thumbprints(emulator, app["appId"]) == [switched.thumbprint]
+    assert _token(switched, world.dir).thumbprint == switched.thumbprint
+    assert "deleted key" in result["steps"][-1]["detail"]
+
+    kept = rotate(world.store, "hsm", keep_old=True, directory=world.dir, verify_delay=0.05,
+                  verify_timeout=10)
+    assert kept["new"]["files"] == {"pkcs11Key": f"{new_label}-2"}
+    assert {new_label, f"{new_label}-2"} <= pkcs11.labels(source)
+    assert world.store.get("hsm").pkcs11_key == f"{new_label}-2"
+
+
 @pytest.mark.xdist_group("faults")
 def test_replication_delay_of_a_new_key_is_waited_out(primed, emulator, caplog):
     """The emulator's own replication lag (a fault's ``replication_delay``): the key addKey
