@@ -504,7 +504,7 @@ def test_rotate_a_key_on_a_pkcs11_token(world, emulator, softhsm, monkeypatch):
     from azext_entracert.core.times import utc_now
 
     monkeypatch.setenv("LC_HSM_PIN", HSM_PIN)
-    label = f"rot-{uuid.uuid4().hex[:8]}"
+    label = f"rot-k{uuid.uuid4().hex[:8]}"  # never ends like a date (-YYYYMMDD)
     source = Pkcs11Key(pkcs11_module=softhsm, pkcs11_token=HSM_TOKEN, pkcs11_key=label,
                        pin_env="LC_HSM_PIN")
     certificate = pkcs11.create_on_token(source, certgen.parse_subject(f"CN={label}"), days=30)
