@@ -151,3 +151,18 @@ def admin_az(az_env, emulator, config):
         certificate=emulator.admin["certificate"], authority_host=emulator.authority_host,
         ca_bundle=emulator.ca_bundle))
     return run
+
+
+def create_profile(az, emulator, name, client_id, *options, env=None, check=True):
+    """``az entracert profile create`` for the emulator's tenant, authority and CA."""
+    return az("entracert", "profile", "create", "--name", name, "--tenant", emulator.tenant_id,
+              "--client-id", client_id, "--authority-host", emulator.authority_host,
+              "--ca-bundle", emulator.ca_bundle, *options, env=env, check=check)
+
+
+def assert_clean_failure(result, *words):
+    """Non-zero exit, az's ERROR line with our words, and no traceback."""
+    assert result.returncode != 0, result
+    assert "ERROR:" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr

@@ -7,6 +7,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from .conftest import assert_clean_failure
+from .conftest import create_profile as create
+
 KEY_PASSWORD = "key-s3cret-value"
 
 
@@ -22,19 +25,6 @@ def split_app(make_app, tmp_path):
         serialization.BestAvailableEncryption(KEY_PASSWORD.encode())))
     key.chmod(0o600)
     return app, cert, key
-
-
-def create(az, emulator, name, client_id, *options, env=None, check=True):
-    return az("entracert", "profile", "create", "--name", name, "--tenant", emulator.tenant_id,
-              "--client-id", client_id, "--authority-host", emulator.authority_host,
-              "--ca-bundle", emulator.ca_bundle, *options, env=env, check=check)
-
-
-def assert_clean_failure(result, *words):
-    assert result.returncode != 0, result
-    assert "ERROR:" in result.stderr and "Traceback" not in result.stderr, result.stderr
-    for word in words:
-        assert word in result.stderr, result.stderr
 
 
 def test_a_certificate_with_its_separate_encrypted_key_gets_a_token(az, az_env, emulator,

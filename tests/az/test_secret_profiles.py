@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import assert_clean_failure
+from .conftest import create_profile as create
+
 NUDGE = "signs in with a client secret"
 
 
@@ -20,19 +23,6 @@ def dev_app(make_app, emulator, request):
 def own_config(tmp_path):
     """A config folder of this test's own, so the once-a-day nudge starts unseen."""
     return {"AZURE_CONFIG_DIR": str(tmp_path / "config")}
-
-
-def create(az, emulator, name, client_id, *options, env=None, check=True):
-    return az("entracert", "profile", "create", "--name", name, "--tenant", emulator.tenant_id,
-              "--client-id", client_id, "--authority-host", emulator.authority_host,
-              "--ca-bundle", emulator.ca_bundle, *options, env=env, check=check)
-
-
-def assert_clean_failure(result, *words):
-    assert result.returncode != 0, result
-    assert "ERROR:" in result.stderr and "Traceback" not in result.stderr, result.stderr
-    for word in words:
-        assert word in result.stderr, result.stderr
 
 
 def test_a_secret_profile_gets_tokens_and_nudges_once_a_day(az, emulator, dev_app, own_config):
