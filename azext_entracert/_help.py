@@ -29,7 +29,8 @@ long-summary: |
     required. With --pkcs11-module, --pkcs11-token and --pkcs11-key the key pair is generated on
     a PKCS#11 token instead and never leaves it: the token signs the certificate and keeps it
     beside the key, and --out names the public PATH.cer (PATH.pem beside it); the token's PIN
-    comes from --pin-env, --pin-file or a prompt. With --store instead of --out the PFX goes
+    comes from --pin-env, --pin-file or a prompt. --pkcs11-uri names the token and key by a
+    PKCS#11 URI (RFC 7512) instead. With --store instead of --out the PFX goes
     into the certificate store only ('az entracert store list' shows it; a profile names it with
     --thumbprint).
 examples:
@@ -44,6 +45,9 @@ examples:
     text: az entracert cert create --subject "CN=my-app" --pkcs11-module
       /usr/lib/softhsm/libsofthsm2.so --pkcs11-token entracert --pkcs11-key my-app
       --pin-env HSM_PIN --out my-app.cer
+  - name: The same, the token and key named by a PKCS#11 URI (module through p11-kit).
+    text: az entracert cert create --subject "CN=my-app" --out my-app.cer --pin-env HSM_PIN
+      --pkcs11-uri "pkcs11:token=entracert;object=my-app?module-name=softhsm2"
   - name: Create the certificate straight into the certificate store; no file is written.
     text: az entracert cert create --subject "CN=my-app" --store --password-env PFX_PASSWORD
 """
@@ -158,7 +162,11 @@ long-summary: |
     takes no password option, as the store keeps the source it was imported with.
     A key on a PKCS#11 token (an HSM) is named by --pkcs11-module, --pkcs11-token and
     --pkcs11-key, its certificate stored on the token under the same label; the PIN comes from
-    --pin-env, --pin-file or a prompt, and assertions are signed inside the token.
+    --pin-env, --pin-file or a prompt, and assertions are signed inside the token. Or name it
+    by one PKCS#11 URI (RFC 7512) with --pkcs11-uri: token (or serial), object, optionally id,
+    manufacturer, model, slot and library attributes, all checked whenever the token is opened;
+    the module by module-path or module-name (a p11-kit module) and the PIN file by pin-source.
+    A PIN inside the URI (pin-value) is refused. The profile records the URI alone.
     For development and testing, --client-secret-env or --client-secret-file name a client
     secret instead of a certificate (never its value on the command line); the profile records
     no thumbprint, and a command using it warns once a day that a certificate is safer.
@@ -184,6 +192,9 @@ examples:
     text: az entracert profile create --name hsm --tenant TENANT_ID --client-id APP_ID
       --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token entracert
       --pkcs11-key my-app --pin-env HSM_PIN
+  - name: Create a profile whose key on a token is named by a PKCS#11 URI.
+    text: az entracert profile create --name hsm --tenant TENANT_ID --client-id APP_ID --pkcs11-uri
+      "pkcs11:token=entracert;object=my-app?module-name=softhsm2&pin-source=file:/path/pin"
   - name: Create a development profile over a client secret kept in an environment variable.
     text: az entracert profile create --name dev --tenant TENANT_ID --client-id APP_ID
       --client-secret-env DEV_CLIENT_SECRET
@@ -208,12 +219,16 @@ examples:
 helps["entracert profile update"] = """
 type: command
 short-summary: Change a profile.
-long-summary: Only the options given change. A new --certificate, --key-file or password option
-    loads the certificate again and records its new thumbprint; the other changes keep the
-    recorded one. A new --certificate without --key-file drops the old key file. --thumbprint
-    (a stored certificate) or --pkcs11-module (a key on a token) switches the profile to that
-    source, keeping nothing of the old one; on a PKCS#11 profile, --pkcs11-token, --pkcs11-key,
-    --pin-env or --pin-file alone change just that.
+long-summary: Only the options given change. A new source of any kind switches the profile to
+    it and keeps nothing of the old one, its password source included (give the new one's). The
+    sources are --certificate or --pfx-base64-env (a file), --thumbprint (a stored certificate),
+    --pkcs11-module or --pkcs11-uri (a key on a token), --client-secret-env or
+    --client-secret-file (a client secret, for development and testing). Other options change
+    just that part of the profile's own source - a password source, --key-file (which drops the
+    key's old password source), or on a PKCS#11 profile --pkcs11-token, --pkcs11-key, --pin-env
+    or --pin-file - and one that does not belong to its kind is refused. A changed source is
+    loaded again (a new thumbprint recorded) or a secret read again; the other changes keep the
+    recorded certificate.
 examples:
   - name: Switch a profile to a renewed certificate.
     text: az entracert profile update --name ci --certificate ci-2027.pfx
@@ -227,6 +242,11 @@ examples:
     text: az entracert profile update --name ci --thumbprint 3AF2910B7C44E518
   - name: Read a PKCS#11 profile's PIN from a file instead.
     text: az entracert profile update --name hsm --pin-file ~/.secrets/hsm-pin
+  - name: Switch a development profile to a client secret held in an environment variable.
+    text: az entracert profile update --name dev --client-secret-env DEV_CLIENT_SECRET
+  - name: Move a client-secret profile to a certificate (registered with 'app cert add').
+    text: az entracert profile update --name dev --certificate dev.pfx
+      --password-env DEV_PFX_PASSWORD
 """
 
 helps["entracert profile delete"] = """

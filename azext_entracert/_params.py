@@ -97,6 +97,11 @@ def _certificate_arguments(loader, get_enum_type):
                    help="Label of the token to create the key on.")
         c.argument("pkcs11_key", options_list=["--pkcs11-key"],
                    help="Label for the new key pair and its certificate; it must not exist yet.")
+        c.argument("pkcs11_uri", options_list=["--pkcs11-uri"],
+                   help="The token and the new key named by a PKCS#11 URI (RFC 7512) instead of "
+                        "--pkcs11-module/--pkcs11-token/--pkcs11-key, e.g. 'pkcs11:token="
+                        "entracert;object=my-app?module-name=softhsm2': the key pair gets the "
+                        "URI's object label (and id, when given).")
         c.argument("pin_env", options_list=["--pin-env"],
                    help="Name of an environment variable holding the token's user PIN.")
         c.argument("pin_file", options_list=["--pin-file"],
@@ -188,6 +193,14 @@ def _profile_arguments(loader, get_enum_type):
                    help="Label of the RSA private key on the token; its certificate is stored on "
                         "the token under the same label (as 'az entracert cert create "
                         "--pkcs11-module ...' does).")
+        c.argument("pkcs11_uri", options_list=["--pkcs11-uri"],
+                   help="The key on a token named by a PKCS#11 URI (RFC 7512) instead of "
+                        "--pkcs11-module/--pkcs11-token/--pkcs11-key, e.g. 'pkcs11:token="
+                        "entracert;object=my-app?module-name=softhsm2&pin-source=file:/path/pin'"
+                        ". Supported: token, object, id, serial, manufacturer, model, slot and "
+                        "library attributes, type=private|cert; module-path or module-name "
+                        "(p11-kit); pin-source (a file). pin-value is refused. The profile "
+                        "records the URI.")
         c.argument("pin_env", options_list=["--pin-env"],
                    help="Name of the environment variable holding the token's user PIN (the "
                         "profile stores the name, never the value). Without --pin-env or "

@@ -28,18 +28,19 @@ _SLOW_KEY_BITS = 4096
 
 def cert_create(subject, out=None, san=None, key_size=2048, hash_name="sha256", days=365,
                 password_env=None, password_file=None, no_password=False, force=False,
-                pkcs11_module=None, pkcs11_token=None, pkcs11_key=None, pin_env=None,
-                pin_file=None, store=False):
+                pkcs11_module=None, pkcs11_token=None, pkcs11_key=None, pkcs11_uri=None,
+                pin_env=None, pin_file=None, store=False):
     """Create a self-signed certificate: PATH.pfx (0600) with PATH.cer and PATH.pem beside it;
-    with --pkcs11-module, on the token, and only PATH.cer and PATH.pem are written; with
-    --store, into the certificate store only."""
+    with --pkcs11-module or --pkcs11-uri, on the token, and only PATH.cer and PATH.pem are
+    written; with --store, into the certificate store only."""
     from azure.cli.core.azclierror import RequiredArgumentMissingError
 
     from .core import certgen, certs
 
     key_size = int(key_size)
     exclusive(("--out", out), ("--store", store))
-    exclusive(("--store", store), ("--pkcs11-module", pkcs11_module))
+    exclusive(("--store", store), ("--pkcs11-module", pkcs11_module),
+              ("--pkcs11-uri", pkcs11_uri))
     if not (out or store):
         raise RequiredArgumentMissingError(
             "Where should the new certificate go?",
@@ -48,12 +49,12 @@ def cert_create(subject, out=None, san=None, key_size=2048, hash_name="sha256", 
         return _cert_create_in_store(subject, sans=tuple(san or ()), key_size=key_size,
                                      hash_name=hash_name, days=days, password_env=password_env,
                                      password_file=password_file, no_password=no_password)
-    if pkcs11_module:
+    if pkcs11_module or pkcs11_uri:
         return _cert_create_on_token(
             subject, out, sans=tuple(san or ()), key_size=key_size, hash_name=hash_name,
             days=days, force=force, pfx_options=(password_env, password_file, no_password),
             pkcs11_module=pkcs11_module, pkcs11_token=pkcs11_token, pkcs11_key=pkcs11_key,
-            pin_env=pin_env, pin_file=pin_file)
+            pkcs11_uri=pkcs11_uri, pin_env=pin_env, pin_file=pin_file)
     certgen.check_bundle_writable(out, force=force)  # before the password prompt and the key
     password = new_file_password(password_env, password_file, no_password, purpose="PFX password")
     if key_size >= _SLOW_KEY_BITS:
@@ -118,6 +119,7 @@ def _cert_create_on_token(subject, out, *, sans, key_size, hash_name, days, forc
         (paths["pem"], certificate.public_bytes(Encoding.PEM), fileio.PUBLIC)], overwrite=force)
     return {**certs.describe(certs.LoadedCertificate(certificate, source=source.describe())),
             "pkcs11Token": source.pkcs11_token, "pkcs11Key": source.pkcs11_key,
+            "pkcs11Uri": source.pkcs11_uri,
             "files": {kind: str(path) for kind, path in paths.items()}}
 
 

@@ -23,16 +23,16 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
                    password_env=None, password_file=None, key_file=None, key_password_env=None,
                    key_password_file=None, thumbprint=None, client_secret_env=None,
                    client_secret_file=None, pkcs11_module=None, pkcs11_token=None,
-                   pkcs11_key=None, pin_env=None, pin_file=None, scopes=None, cloud=None,
-                   authority_host=None, graph_endpoint=None, ca_bundle=None, send_chain=False,
-                   legacy_sha1=False, make_default=False):
+                   pkcs11_key=None, pkcs11_uri=None, pin_env=None, pin_file=None, scopes=None,
+                   cloud=None, authority_host=None, graph_endpoint=None, ca_bundle=None,
+                   send_chain=False, legacy_sha1=False, make_default=False):
     """Validate, load the certificate once (recording its thumbprints and expiry), store; a
     client secret (development and testing) is read once instead, and nothing recorded of it."""
     from .core import clouds, credentials, profiles, tokens
 
     route_core_logs_to_az()
     _certificate_source(certificate, pfx_base64_env, thumbprint, client_secret_env,
-                        client_secret_file, pkcs11_module)
+                        client_secret_file, pkcs11_module, pkcs11_uri)
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     exclusive(("--pin-env", pin_env), ("--pin-file", pin_file))
     exclusive(("--key-password-env", key_password_env),
@@ -43,7 +43,7 @@ def profile_create(cmd, name, tenant, client_id, certificate=None, pfx_base64_en
         key_password_file=key_password_file, store_thumbprint=thumbprint,
         client_secret_env=client_secret_env, client_secret_file=client_secret_file,
         pkcs11_module=pkcs11_module, pkcs11_token=pkcs11_token, pkcs11_key=pkcs11_key,
-        pin_env=pin_env, pin_file=pin_file))
+        pkcs11_uri=pkcs11_uri, pin_env=pin_env, pin_file=pin_file))
     clouds.check_agreement(cloud, authority_host=authority_host, graph_endpoint=graph_endpoint)
     store = profiles.ProfileStore()
     store.check_free(profiles.check_name(name))  # before any password prompt
@@ -78,16 +78,20 @@ def profile_show(name):
 
 def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx_base64_env=None,
                    password_env=None, password_file=None, key_file=None, key_password_env=None,
-                   key_password_file=None, thumbprint=None, pkcs11_module=None,
+                   key_password_file=None, thumbprint=None, client_secret_env=None,
+                   client_secret_file=None, pkcs11_module=None, pkcs11_uri=None,
                    pkcs11_token=None, pkcs11_key=None, pin_env=None, pin_file=None, scopes=None,
                    cloud=None, authority_host=None, graph_endpoint=None, ca_bundle=None,
                    send_chain=None, legacy_sha1=None, make_default=False):
-    """Change what is given; the certificate is loaded again only when its options change."""
-    from .core import clouds, profiles, tokens
+    """Change what is given; the credential is loaded (or a secret read) again only when its
+    options change, and a new kind of credential keeps nothing of the old one."""
+    from .core import clouds, credentials, profiles, tokens
 
     route_core_logs_to_az()
     exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env),
-              ("--thumbprint", thumbprint), ("--pkcs11-module", pkcs11_module))
+              ("--thumbprint", thumbprint), ("--client-secret-env", client_secret_env),
+              ("--client-secret-file", client_secret_file), ("--pkcs11-module", pkcs11_module),
+              ("--pkcs11-uri", pkcs11_uri))
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     exclusive(("--key-password-env", key_password_env),
               ("--key-password-file", key_password_file))
@@ -100,14 +104,16 @@ def profile_update(cmd, name, tenant=None, client_id=None, certificate=None, pfx
             certificate=certificate, pfx_base64_env=pfx_base64_env, password_env=password_env,
             password_file=password_file, key_file=key_file, key_password_env=key_password_env,
             key_password_file=key_password_file, store_thumbprint=thumbprint,
-            pkcs11_module=pkcs11_module, pkcs11_token=pkcs11_token, pkcs11_key=pkcs11_key,
-            pin_env=pin_env, pin_file=pin_file, scopes=scopes, cloud=cloud,
-            authority_host=authority_host, graph_endpoint=graph_endpoint, ca_bundle=ca_bundle,
-            send_chain=send_chain, legacy_sha1=legacy_sha1)
+            client_secret_env=client_secret_env, client_secret_file=client_secret_file,
+            pkcs11_module=pkcs11_module, pkcs11_uri=pkcs11_uri, pkcs11_token=pkcs11_token,
+            pkcs11_key=pkcs11_key, pin_env=pin_env, pin_file=pin_file, scopes=scopes,
+            cloud=cloud, authority_host=authority_host, graph_endpoint=graph_endpoint,
+            ca_bundle=ca_bundle, send_chain=send_chain, legacy_sha1=legacy_sha1)
     profile = store.replace(updated)
     if make_default:
         store.set_default(name)
     tokens.warn_about_expiry(profile)
+    credentials.nudge_toward_certificates(profile, store.directory)
     return _shown(profile, store.default_name())
 
 
@@ -244,7 +250,8 @@ def _shown(profile, default):
         "clientSecretFile": profile.client_secret_file,
         "storeThumbprint": profile.store_thumbprint, "pkcs11Module": profile.pkcs11_module,
         "pkcs11Token": profile.pkcs11_token, "pkcs11Key": profile.pkcs11_key,
-        "pinEnv": profile.pin_env, "pinFile": profile.pin_file, "thumbprint": profile.thumbprint,
+        "pkcs11Uri": profile.pkcs11_uri, "pinEnv": profile.pin_env, "pinFile": profile.pin_file,
+        "thumbprint": profile.thumbprint,
         "thumbprintSha256": profile.thumbprint_sha256,
         "serial": profile.serial, "notAfter": profile.not_after, "scopes": list(profile.scopes),
         "defaultScopes": profile.default_scopes, "cloud": profile.cloud,
@@ -255,20 +262,22 @@ def _shown(profile, default):
 
 
 def _certificate_source(certificate, pfx_base64_env, thumbprint=None, client_secret_env=None,
-                        client_secret_file=None, pkcs11_module=None):
+                        client_secret_file=None, pkcs11_module=None, pkcs11_uri=None):
     from azure.cli.core.azclierror import RequiredArgumentMissingError
 
     exclusive(("--certificate", certificate), ("--pfx-base64-env", pfx_base64_env),
               ("--thumbprint", thumbprint), ("--client-secret-env", client_secret_env),
-              ("--client-secret-file", client_secret_file), ("--pkcs11-module", pkcs11_module))
+              ("--client-secret-file", client_secret_file), ("--pkcs11-module", pkcs11_module),
+              ("--pkcs11-uri", pkcs11_uri))
     if not (certificate or pfx_base64_env or thumbprint or client_secret_env
-            or client_secret_file or pkcs11_module):
+            or client_secret_file or pkcs11_module or pkcs11_uri):
         raise RequiredArgumentMissingError(
             "No certificate given.",
             recommendation="Use --certificate PATH (PFX or PEM with its key), "
                            "--pfx-base64-env VAR, --thumbprint X (from 'az entracert store "
                            "list') or --pkcs11-module PATH --pkcs11-token LABEL --pkcs11-key "
-                           "LABEL; for development, --client-secret-env VAR.")
+                           "LABEL (or --pkcs11-uri 'pkcs11:...'); for development, "
+                           "--client-secret-env VAR.")
 
 
 def _active_az_cloud(cmd, graph_endpoint):

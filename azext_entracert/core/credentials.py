@@ -11,6 +11,7 @@ small class here and one entry in ``KINDS``; a kind whose key never leaves its d
 ``assertion`` to sign there.
 """
 import dataclasses
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -166,11 +167,16 @@ class StoreThumbprint(CredentialSource):
 class Pkcs11Key(CredentialSource):
     """An RSA key on a PKCS#11 token (an HSM, a smart card, SoftHSM2) with its certificate
     stored beside it under the same label; the PIN comes from ``pin_env``, ``pin_file`` or a
-    prompt. The key never leaves the token: what ``load`` returns signs inside it."""
+    prompt. The key never leaves the token: what ``load`` returns signs inside it.
 
-    pkcs11_module: str
+    A ``pkcs11_uri`` (RFC 7512) is the source of truth when given: module, token and key labels
+    (and the PIN file of its pin-source) are taken from it, and a profile records only the URI;
+    a label or module given besides must agree with it."""
+
+    pkcs11_module: str = None
     pkcs11_token: str = None
     pkcs11_key: str = None
+    pkcs11_uri: str = None
     pin_env: str = None
     pin_file: str = None
 
@@ -179,6 +185,12 @@ class Pkcs11Key(CredentialSource):
             raise ConfigurationError(
                 "--password-env/--password-file cannot be used with a PKCS#11 key: the token "
                 "is unlocked by its PIN.", hint="Give the PIN with --pin-env VAR or --pin-file F.")
+        if self.pkcs11_uri:
+            self._take_uri()
+            return
+        if not self.pkcs11_module:
+            raise ConfigurationError("A PKCS#11 key needs --pkcs11-module (or --pkcs11-uri).",
+                                     hint="Give the path of the token's PKCS#11 library.")
         missing = [f"--{name.replace('_', '-')}" for name in ("pkcs11_token", "pkcs11_key")
                    if not getattr(self, name)]
         if missing:
@@ -187,13 +199,66 @@ class Pkcs11Key(CredentialSource):
                 hint="Name the token's label and the key's label, e.g. --pkcs11-token entracert "
                      "--pkcs11-key my-app (softhsm2-util --show-slots lists tokens).")
 
+    def _take_uri(self):
+        """Fill the module, labels and PIN file in from the URI (a frozen value: set once, here)."""
+        from .pkcs11_uri import URI_EXAMPLE
+
+        uri = self.uri
+        if not uri.module:
+            raise ConfigurationError(
+                "The PKCS#11 URI names no module.",
+                hint=f"Add module-path=/path/to/module.so or module-name=NAME (a p11-kit module) "
+                     f"to its query, e.g. {URI_EXAMPLE}")
+        if uri.pin_file and self.pin_env:
+            raise ConfigurationError("--pin-env cannot be used with a PKCS#11 URI that has a "
+                                     "pin-source.", hint="Drop one of the two.")
+        # Labels as the URI has them (it may choose the token by serial alone); paths by where
+        # they lead, so one made absolute for the record still agrees; a PIN file only when
+        # the URI has no pin-source.
+        derived = {"pkcs11_module": uri.module, "pkcs11_token": uri.token,
+                   "pkcs11_key": uri.key, "pin_file": uri.pin_file}
+        for name, value in derived.items():
+            given = getattr(self, name)
+            if given and (given != value if name in ("pkcs11_token", "pkcs11_key") else
+                          value and os.path.realpath(given) != os.path.realpath(value)):
+                raise ConfigurationError(
+                    f"{_option(name)} '{given}' does not agree with --pkcs11-uri, which names "
+                    f"'{value}'." if value else f"{_option(name)} cannot be used with a PKCS#11 "
+                    "URI that names no token label.",
+                    hint="Give the key by --pkcs11-uri alone (with --pin-env or --pin-file "
+                         "when it has no pin-source).")
+            object.__setattr__(self, name, value or given)
+
+    @functools.cached_property
+    def uri(self):
+        """The parsed ``pkcs11_uri`` (a ``pkcs11_uri.Pkcs11Uri``); None without one."""
+        from .pkcs11_uri import parse_uri
+
+        return parse_uri(self.pkcs11_uri) if self.pkcs11_uri else None
+
+    @property
+    def key_id(self):
+        """The key pair's CKA_ID when the URI gives one (its ``id``)."""
+        return self.uri.key_id if self.uri else None
+
     def pin(self, prompt=None):
         """The PIN's ``PasswordSource``, read only when the token is opened."""
         from .secrets import password_source
 
         return password_source(env=self.pin_env, file=self.pin_file, prompt=prompt)
 
+    def open(self, prompt=None, *, write=False):
+        """A logged-in session on the key's token (a context manager), the URI's token
+        attributes matched every time."""
+        from . import pkcs11
+
+        return pkcs11.open_session(self.pkcs11_module, self.pkcs11_token, self.pin(prompt),
+                                   write=write,
+                                   selectors=self.uri.selectors if self.uri else ())
+
     def describe(self):
+        if self.pkcs11_uri:
+            return f"PKCS#11 key {self.pkcs11_uri}"
         return (f"PKCS#11 key '{self.pkcs11_key}' on token '{self.pkcs11_token}' "
                 f"('{self.pkcs11_module}')")
 
@@ -208,17 +273,30 @@ class Pkcs11Key(CredentialSource):
         from .certs import LoadedCertificate
 
         with contextlib.ExitStack() as on_failure:
-            session = on_failure.enter_context(pkcs11.open_session(
-                self.pkcs11_module, self.pkcs11_token, self.pin(prompt)))
-            key = pkcs11.find_key(session, self.pkcs11_key)
-            certificate = pkcs11.find_certificate(session, self.pkcs11_key)
+            session = on_failure.enter_context(self.open(prompt))
+            key = pkcs11.find_key(session, self.pkcs11_key, key_id=self.key_id)
+            certificate = pkcs11.find_certificate(session, self.pkcs11_key, key_id=self.key_id)
             weakref.finalize(key, on_failure.pop_all().close)
         return LoadedCertificate(certificate, key,
-                                 source=f"pkcs11:{self.pkcs11_token}/{self.pkcs11_key}")
+                                 source=f"pkcs11:{session.token.label}/{self.pkcs11_key}")
 
     def fingerprint(self):
-        """Which key, without opening the token (a PIN only for a new token)."""
-        return f"pkcs11:{self.pkcs11_module}:{self.pkcs11_token}:{self.pkcs11_key}"
+        """Which key, without opening the token (a PIN only for a new token); a URI's token
+        attributes and id are part of it, so keys told apart only by them never share tokens."""
+        which = f"pkcs11:{self.pkcs11_module}:{self.pkcs11_token}:{self.pkcs11_key}"
+        if not self.uri or not (self.uri.selectors or self.key_id):
+            return which
+        narrowed = [f"{name}={value}" for name, value in self.uri.selectors]
+        return ";".join([which, *narrowed, *([f"id={self.key_id.hex()}"] if self.key_id else [])])
+
+    def fields(self):
+        """A URI is recorded alone: what it gives is not stored twice (nor could disagree)."""
+        recorded = super().fields()
+        if self.uri:
+            recorded.update(pkcs11_module=None, pkcs11_token=None, pkcs11_key=None)
+            if self.uri.pin_file:
+                recorded["pin_file"] = None
+        return recorded
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -297,7 +375,8 @@ class ClientSecret(CredentialSource):
 # The profile field that marks each kind, in the order they are recognised.
 KINDS = {"certificate": CertificateFile, "pfx_base64_env": PfxBase64Env,
          "store_thumbprint": StoreThumbprint, "pkcs11_module": Pkcs11Key,
-         "client_secret_env": ClientSecret, "client_secret_file": ClientSecret}
+         "pkcs11_uri": Pkcs11Key, "client_secret_env": ClientSecret,
+         "client_secret_file": ClientSecret}
 # Every profile field some kind records: what a profile holds besides its identity and cloud.
 FIELDS = tuple(dict.fromkeys(f.name for kind in KINDS.values()
                              for f in dataclasses.fields(kind)))
@@ -328,8 +407,10 @@ def _option(field):
 
 def resolved(source):
     """``source`` as a profile records it: file paths absolute, a stored certificate by its
-    whole SHA-1 thumbprint (a prefix could turn ambiguous as the store grows)."""
-    paths = {name: str(Path(value).expanduser().resolve())
+    whole SHA-1 thumbprint (a prefix could turn ambiguous as the store grows). Symbolic links
+    are kept, not followed: a renewal tool re-points them (certbot's ``live/cert.pem``, a
+    versioned ``.so``), and errors should name the path the user gave."""
+    paths = {name: os.path.abspath(os.path.expanduser(value))
              for name, value in source.fields().items()
              if value and name in ("certificate", "key_file", "password_file",
                                    "key_password_file", "client_secret_file",

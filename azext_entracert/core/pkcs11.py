@@ -9,17 +9,29 @@ unchanged: PyJWT signs client assertions with it (PS256/RS256) and ``cryptograph
 A session is opened with ``open_session(module, token, pin)`` (a context manager); keys found or
 generated in it sign until it closes. The PIN comes from a ``secrets.PasswordSource`` (environment
 variable, file or prompt) and is read only when the token is opened.
+
+A token can be narrowed further by the attributes of a PKCS#11 URI (``pkcs11_uri``).
 """
 import contextlib
 import functools
 import os
+import threading
 
 from .certgen import KEY_SIZES
 from .errors import ConfigurationError, HardwareKeyError, PasswordError
+from .pkcs11_uri import LIBRARY_ATTRIBUTES, TOKEN_ATTRIBUTES
 
 # Debian/Ubuntu's softhsm2 package; other modules (a vendor's HSM library) are given by path.
 SOFTHSM2_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 _HASHES = ("sha256", "sha384", "sha512")
+# The logins this process holds, by (module, token): [the session that logged in, how many of
+# our sessions use it]. PKCS#11 shares a login among all of a process's sessions and ends it for
+# all when the session that made it closes; so a session of its own logs in, kept while any of
+# ours is open, and sessions opened meanwhile join without reading the PIN again: a PIN typed
+# once (a rotation holds the current key's session while it makes the new key) is not kept.
+# (Python cannot wipe the str typed; it is only dropped as soon as the login is made.)
+_LOGINS = {}
+_LOGINS_LOCK = threading.RLock()  # re-entered when a collected key closes its session
 
 
 def _pkcs11():
@@ -33,10 +45,12 @@ def _pkcs11():
 
 
 @contextlib.contextmanager
-def open_session(module, token, pin, *, write=False):
+def open_session(module, token, pin, *, write=False, selectors=()):
     """A logged-in session on the token labelled ``token`` of PKCS#11 library ``module``.
 
-    ``pin`` is a ``PasswordSource``; ``write`` is needed to generate keys or store certificates.
+    ``pin`` is a ``PasswordSource``; ``write`` is needed to generate keys or store certificates;
+    ``selectors`` are a URI's (attribute, value) pairs that narrow the token further (``token``
+    may then be None, the token found by its serial).
     """
     pkcs11 = _pkcs11()
     from pkcs11 import exceptions
@@ -53,50 +67,67 @@ def open_session(module, token, pin, *, write=False):
         raise HardwareKeyError(
             f"The PKCS#11 module '{module}' cannot be loaded: {exc}.", module=module, token=token,
             hint="Give the path of a PKCS#11 shared library (.so) built for this machine.") from exc
+    found = _find_token(library, module, token, selectors)
+    token = found.label
+    login = (os.path.realpath(module), token)
     try:
-        found = library.get_token(token_label=token)
-    except exceptions.NoSuchToken:
-        labels = sorted({slot.get_token().label for slot in library.get_slots(token_present=True)}
-                        - {""})  # an empty label: a free, uninitialised token (SoftHSM2 keeps one)
-        raise HardwareKeyError(
-            f"No token labelled '{token}' is present in '{module}'.", module=module, token=token,
-            hint=f"Tokens present: {', '.join(labels) or 'none'}. Check the label "
-                 "(softhsm2-util --show-slots lists them) and that the token is plugged in."
-        ) from None
-    except exceptions.MultipleTokensReturned:
-        raise HardwareKeyError(
-            f"Several tokens are labelled '{token}' in '{module}'.", module=module, token=token,
-            hint="Relabel one of them, or unplug the token you do not mean.") from None
-    secret = pin.get(purpose=f"PIN of token '{token}'")
-    if not secret:
-        raise PasswordError(f"No PIN was given for the token '{token}' ({pin.describe()}).",
-                            hint="Give the token's user PIN from an environment variable or a "
-                                 "file.")
-    try:
+        with _LOGINS_LOCK:
+            if login not in _LOGINS:
+                _LOGINS[login] = [_log_in(found, pin), 0]
+            _LOGINS[login][1] += 1  # before the session exists: nothing can log it out now
         try:
-            session = found.open(user_pin=secret.decode("utf-8"), rw=write)
-        except exceptions.UserAlreadyLoggedIn:
-            # A login is shared by all of a process's sessions on the token (a rotation holds
-            # the current key's open while it makes the new one): join it, and leave the logout
-            # to the session that logged in.
             session = found.open(rw=write)
-    except (exceptions.PinIncorrect, exceptions.PinInvalid, exceptions.PinLenRange):
-        raise PasswordError(
-            f"The token '{token}' refused the PIN from {pin.describe()}.",
-            hint="Check the user PIN (not the SO PIN); repeated wrong PINs can lock the token."
-        ) from None
-    except exceptions.PinLocked:
-        raise PasswordError(f"The PIN of token '{token}' is locked after too many wrong tries.",
-                            hint="Have the security officer unlock it (softhsm2-util or the "
-                                 "vendor's tool).") from None
+        except exceptions.PKCS11Error:
+            _release(login)
+            raise
     except exceptions.PKCS11Error as exc:
         raise HardwareKeyError(f"The token '{token}' cannot be opened: {type(exc).__name__}.",
                                module=module, token=token,
                                hint="Check the token with its vendor's tool.") from exc
     finally:
         _forget_openssl_errors()
-    with session:
-        yield session
+    try:
+        with session:
+            yield session
+    finally:
+        _release(login)
+
+
+def _log_in(token, pin):
+    """A session logging the process in to ``token``, the PIN read from ``pin`` now; None when
+    the process is logged in already (by a library other than ours)."""
+    from pkcs11 import exceptions
+
+    secret = pin.get(purpose=f"PIN of token '{token.label}'")
+    if not secret:
+        raise PasswordError(f"No PIN was given for the token '{token.label}' ({pin.describe()}).",
+                            hint="Give the token's user PIN from an environment variable or a "
+                                 "file.")
+    try:
+        return token.open(user_pin=secret.decode("utf-8"))
+    except exceptions.UserAlreadyLoggedIn:
+        return None
+    except (exceptions.PinIncorrect, exceptions.PinInvalid, exceptions.PinLenRange):
+        raise PasswordError(
+            f"The token '{token.label}' refused the PIN from {pin.describe()}.",
+            hint="Check the user PIN (not the SO PIN); repeated wrong PINs can lock the token."
+        ) from None
+    except exceptions.PinLocked:
+        raise PasswordError(
+            f"The PIN of token '{token.label}' is locked after too many wrong tries.",
+            hint="Have the security officer unlock it (softhsm2-util or the vendor's tool)."
+        ) from None
+
+
+def _release(login):
+    """One of our sessions on ``login`` is closed: the last one out logs the process out."""
+    with _LOGINS_LOCK:
+        held = _LOGINS[login]
+        held[1] -= 1
+        if not held[1]:
+            del _LOGINS[login]
+            if held[0] is not None:
+                held[0].close()
 
 
 def _forget_openssl_errors():
@@ -113,23 +144,74 @@ def _forget_openssl_errors():
             ctypes.CDLL(name).ERR_clear_error()
 
 
-def find_key(session, label):
-    """The RSA private key labelled ``label`` on the session's token, checked to be able to sign."""
-    from pkcs11 import Attribute, KeyType, ObjectClass, exceptions
+def _find_token(library, module, label, selectors):
+    """The one token present in ``library`` labelled ``label`` (any label when None) whose
+    attributes match ``selectors``; the library's own attributes are matched first."""
+    for name, wanted in selectors:
+        if name in LIBRARY_ATTRIBUTES and (present := LIBRARY_ATTRIBUTES[name](library)) != wanted:
+            raise HardwareKeyError(
+                f"The PKCS#11 module '{module}' has {name} '{present}', not '{wanted}' as the "
+                "PKCS#11 URI asks.", module=module, token=label,
+                hint=f"Correct the URI's {name} attribute, or leave it out.")
+    tokens = [slot.get_token() for slot in library.get_slots(token_present=True)]
+    found = [t for t in tokens if label is None or t.label == label]
+    if not found:
+        labels = sorted({t.label for t in tokens} - {""})  # an empty label: a free,
+        # uninitialised token (SoftHSM2 keeps one)
+        raise HardwareKeyError(
+            f"No token labelled '{label}' is present in '{module}'.", module=module, token=label,
+            hint=f"Tokens present: {', '.join(labels) or 'none'}. Check the label "
+                 "(softhsm2-util --show-slots lists them) and that the token is plugged in.")
+    for name, wanted in selectors:
+        if name in TOKEN_ATTRIBUTES:
+            matching = [t for t in found if TOKEN_ATTRIBUTES[name](t) == wanted]
+            if not matching:
+                present = sorted({f"'{TOKEN_ATTRIBUTES[name](t)}'" for t in found})
+                which = f"labelled '{label}' " if label else ""
+                raise HardwareKeyError(
+                    f"No token {which}in '{module}' has the {name} '{wanted}' the PKCS#11 URI "
+                    f"asks for.", module=module, token=label,
+                    hint=f"Present: {name} {', '.join(present)}. Correct the URI's {name} "
+                         "attribute (p11tool --list-tokens shows each token's), or leave it out.")
+            found = matching
+    if len(found) > 1:
+        raise HardwareKeyError(
+            f"Several tokens {f'labelled {label!r} ' if label else ''}in '{module}' match.",
+            module=module, token=label,
+            hint="Relabel one of them, narrow the PKCS#11 URI (serial=...), or unplug the token "
+                 "you do not mean.")
+    return found[0]
+
+
+def find_key(session, label, *, key_id=None):
+    """The RSA private key labelled ``label`` (and with CKA_ID ``key_id`` when given) on the
+    session's token, checked to be able to sign."""
+    from pkcs11 import Attribute, KeyType, ObjectClass
 
     where = _where(session, label)
-    try:
-        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
-    except exceptions.NoSuchKey:
+    # Not ``session.get_key``: on "several" it leaves its object search open, and the search,
+    # finished only when collected after the session closed, prints a traceback.
+    found = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                                      Attribute.LABEL: label,
+                                      **({Attribute.ID: key_id} if key_id else {})}))
+    if not found:
+        ids = [o[Attribute.ID].hex() for o in session.get_objects(
+            {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label})] if key_id else []
+        if ids:
+            raise HardwareKeyError(
+                f"The private key labelled '{label}' on the token '{where['token']}' has the id "
+                f"{', '.join(ids)}, not {key_id.hex()} as the PKCS#11 URI asks.", **where,
+                hint="Check the URI's id attribute (pkcs11-tool --list-objects shows each "
+                     "object's ID), or leave it out.")
         raise HardwareKeyError(
             f"No private key labelled '{label}' is on the token '{where['token']}'.", **where,
             hint="Check the label (pkcs11-tool --list-objects --type privkey lists them), or "
-                 "generate a key pair under that label on the token.") from None
-    except exceptions.MultipleObjectsReturned:
+                 "generate a key pair under that label on the token.")
+    if len(found) > 1:
         raise HardwareKeyError(
             f"Several private keys are labelled '{label}' on the token '{where['token']}'.",
-            **where, hint="Give each key its own label, or delete the one you do not mean."
-        ) from None
+            **where, hint="Give each key its own label, or delete the one you do not mean.")
+    key = found[0]
     if key.key_type != KeyType.RSA:
         raise HardwareKeyError(
             f"The key '{label}' on the token '{where['token']}' is of type "
@@ -144,9 +226,10 @@ def find_key(session, label):
     return _token_key_class()(key, where)
 
 
-def generate_key(session, label, *, bits=2048):
+def generate_key(session, label, *, bits=2048, key_id=None):
     """A new RSA key pair generated inside the token: the private half sensitive, not
-    extractable, allowed only to sign; both halves stored on the token under ``label``."""
+    extractable, allowed only to sign; both halves stored on the token under ``label`` and
+    CKA_ID ``key_id`` (random when not given)."""
     from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
 
     where = _where(session, label)
@@ -160,7 +243,7 @@ def generate_key(session, label, *, bits=2048):
             hint="Choose another label: a second key with the same label would make it "
                  "ambiguous.")
     _, private = session.generate_keypair(
-        KeyType.RSA, bits, label=label, id=os.urandom(16), store=True,
+        KeyType.RSA, bits, label=label, id=key_id or os.urandom(16), store=True,
         capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
         private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
                           Attribute.PRIVATE: True})
@@ -186,9 +269,8 @@ def create_on_token(source, subject, *, sans=(), days=365, key_size=2048, hash_n
     certificate for it, signed inside the token and stored beside it; returns the certificate."""
     from .certgen import build_certificate
 
-    with open_session(source.pkcs11_module, source.pkcs11_token, source.pin(prompt),
-                      write=True) as session:
-        key = generate_key(session, source.pkcs11_key, bits=key_size)
+    with source.open(prompt, write=True) as session:
+        key = generate_key(session, source.pkcs11_key, bits=key_size, key_id=source.key_id)
         certificate = build_certificate(subject=subject, public_key=key.public_key(),
                                         signing_key=key, days=days, sans=sans,
                                         hash_name=hash_name)
@@ -201,8 +283,7 @@ def delete_key(source, *, prompt=None):
     token; return how many objects went (0 when they were already gone)."""
     from pkcs11 import Attribute, ObjectClass
 
-    with open_session(source.pkcs11_module, source.pkcs11_token, source.pin(prompt),
-                      write=True) as session:
+    with source.open(prompt, write=True) as session:
         found = [o for kind in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY,
                                 ObjectClass.CERTIFICATE)
                  for o in session.get_objects({Attribute.CLASS: kind,
@@ -216,18 +297,19 @@ def labels(source, *, prompt=None):
     """The labels of the objects on ``source``'s token (that the session can see)."""
     from pkcs11 import Attribute
 
-    with open_session(source.pkcs11_module, source.pkcs11_token, source.pin(prompt)) as session:
+    with source.open(prompt) as session:
         return {o[Attribute.LABEL] for o in session.get_objects({})}
 
 
-def find_certificate(session, label):
-    """The X.509 certificate labelled ``label`` on the token."""
+def find_certificate(session, label, *, key_id=None):
+    """The X.509 certificate labelled ``label`` (and with CKA_ID ``key_id`` when given) on the
+    token."""
     from cryptography import x509
     from pkcs11 import Attribute, ObjectClass
 
     where = _where(session, label)
-    found = list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
-                                      Attribute.LABEL: label}))
+    wanted = {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: label}
+    found = list(session.get_objects({**wanted, **({Attribute.ID: key_id} if key_id else {})}))
     if len(found) != 1:
         raise HardwareKeyError(
             f"{'Several certificates are' if found else 'No certificate is'} labelled '{label}' "
@@ -330,3 +412,4 @@ def _token_key_class():
             return f"TokenPrivateKey(token={self._where['token']!r}, key={self.label!r})"
 
     return TokenPrivateKey
+

@@ -27,7 +27,8 @@ ENVIRONMENT_PROFILE = "environment"
 EXPORT_MARKER = "entracert-profile/1"
 _KEY_FIELDS = ("key_file", "key_password_env", "key_password_file")
 _OPTIONAL_FIELDS = (*_KEY_FIELDS, "store_thumbprint", "client_secret_env", "client_secret_file",
-                    "pkcs11_module", "pkcs11_token", "pkcs11_key", "pin_env", "pin_file")
+                    "pkcs11_module", "pkcs11_token", "pkcs11_key", "pkcs11_uri", "pin_env",
+                    "pin_file")
 _RECREATE = ("Create the profile again with 'az entracert profile create' "
              "(or import a fresh export).")
 
@@ -56,6 +57,7 @@ class Profile:
     pkcs11_module: str = None        # a key on a PKCS#11 token, its certificate beside it
     pkcs11_token: str = None
     pkcs11_key: str = None
+    pkcs11_uri: str = None           # the same, named by an RFC 7512 URI (recorded alone)
     pin_env: str = None
     pin_file: str = None
     client_secret_env: str = None    # a client secret (development and testing), no certificate
@@ -422,43 +424,65 @@ def _recorded_certificate(loaded):
                 serial=loaded.serial, not_after=iso_z(loaded.certificate.not_valid_after_utc))
 
 
-_PKCS11_FIELDS = ("pkcs11_module", "pkcs11_token", "pkcs11_key", "pin_env", "pin_file")
-_LOADED_FROM = ("certificate", "pfx_base64_env", "password_env", "password_file", *_KEY_FIELDS,
-                "store_thumbprint", *_PKCS11_FIELDS)
+# Besides itself, a given field replaces these: the other half of its source pair (so a new
+# password source replaces the old pair), and for a new key file its password source.
+_REPLACES = {"password_env": ("password_file",), "password_file": ("password_env",),
+             "key_password_env": ("key_password_file",),
+             "key_password_file": ("key_password_env",),
+             "key_file": ("key_password_env", "key_password_file"),
+             "pin_env": ("pin_file",), "pin_file": ("pin_env",)}
+
+
+def updated_credential(profile, given):
+    """The ``CredentialSource`` of ``profile`` after an update giving ``given`` (credential
+    fields; None or empty: not given), or None when none was given.
+
+    A field that marks a kind (``credentials.KINDS``: a new certificate, stored certificate,
+    token or client secret) starts a new source from only what was given: nothing of the old
+    one carries over, except that a new certificate file or base64 PFX replacing another keeps
+    its password source unless given one. Any other field changes the profile's own
+    source and must belong to its kind (a PIN source means nothing to a certificate file).
+    """
+    from . import credentials
+
+    given = {name: value for name, value in given.items() if value}
+    if not given:
+        return None
+    old = profile.credential
+    if given.keys() & credentials.KINDS.keys():
+        new = credentials.from_fields(given)
+        files = (credentials.CertificateFile, credentials.PfxBase64Env)
+        if isinstance(old, files) and isinstance(new, files) and not (
+                new.password_env or new.password_file):
+            # A certificate renewed by hand is usually protected like the one it replaces.
+            new = dataclasses.replace(new, password_env=old.password_env,
+                                      password_file=old.password_file)
+        return new
+    own = {field.name for field in dataclasses.fields(old)}
+    foreign = [name for name in given if name not in own]
+    if foreign:
+        raise ConfigurationError(
+            f"{credentials._option(foreign[0])} cannot be used with profile '{profile.name}', "
+            f"which signs in with {old.describe()}.",
+            hint="To switch it to another kind, give the new source with its options: "
+                 + ", ".join(map(credentials._option, credentials.KINDS)) + ".")
+    replaced = {name: None for field in given for name in _REPLACES.get(field, ())}
+    return dataclasses.replace(old, **{**replaced, **given})
 
 
 def updated_profile(old, *, prompt=None, **given):
     """``old`` with the ``given`` fields changed (None: keep), validated like a new profile.
 
-    A new certificate source or password source replaces the old pair (a new certificate its key
-    file too, a new key file its password source) and the certificate is loaded again (recording
-    its new thumbprints); otherwise only what changed is checked and the recorded thumbprints
-    stay. ``ca_bundle=""`` returns to the system's trust store; a new cloud or authority host
-    replaces both endpoints.
+    A credential field changes the credential (by ``updated_credential``'s rule), which is then
+    loaded again, recording its new thumbprints; otherwise only what changed is checked and the
+    recorded thumbprints stay. ``ca_bundle=""`` returns to the system's trust store; a new cloud
+    or authority host replaces both endpoints.
     """
+    from . import credentials
+
+    credential = updated_credential(old, {name: given.pop(name) for name in credentials.FIELDS
+                                          if name in given})
     values = old.to_dict()
-    if given.get("store_thumbprint") or given.get("pkcs11_module"):
-        # Another kind: nothing of the old source carries over (a file's password least of all).
-        values.update(dict.fromkeys((*_LOADED_FROM, "client_secret_env", "client_secret_file")))
-        values.update(store_thumbprint=given.get("store_thumbprint"),
-                      **{key: given.get(key) for key in _PKCS11_FIELDS})
-    else:  # a new label or PIN source on the same token (refused by any other kind)
-        values.update({key: given[key] for key in _PKCS11_FIELDS[:3] if given.get(key)})
-        if given.get("pin_env") or given.get("pin_file"):
-            values.update(pin_env=given.get("pin_env"), pin_file=given.get("pin_file"))
-    if given.get("certificate") or given.get("pfx_base64_env"):
-        values.update(certificate=given.get("certificate"),
-                      pfx_base64_env=given.get("pfx_base64_env"), store_thumbprint=None,
-                      **dict.fromkeys(_PKCS11_FIELDS),
-                      client_secret_env=None, client_secret_file=None)  # a secret's way out
-    if given.get("certificate") or given.get("pfx_base64_env") or given.get("key_file"):
-        values.update({key: given.get(key) for key in _KEY_FIELDS})
-    if given.get("key_password_env") or given.get("key_password_file"):
-        values.update(key_password_env=given.get("key_password_env"),
-                      key_password_file=given.get("key_password_file"))
-    if given.get("password_env") or given.get("password_file"):
-        values.update(password_env=given.get("password_env"),
-                      password_file=given.get("password_file"))
     if given.get("cloud") or given.get("authority_host"):
         values.update(cloud=given.get("cloud"), authority_host=given.get("authority_host"),
                       graph_endpoint=given.get("graph_endpoint"))
@@ -472,11 +496,9 @@ def updated_profile(old, *, prompt=None, **given):
     fields = {key: values.get(key) for key in (
         "tenant", "client_id", "scopes", "cloud", "authority_host", "graph_endpoint",
         "ca_bundle", "send_chain", "legacy_sha1")}
-    if any(given.get(key) for key in _LOADED_FROM):
-        from . import credentials
-
+    if credential is not None:
         return new_profile(old.name, prompt=prompt, check_name_rules=False,
-                           credential=credentials.from_fields(values), **fields)
+                           credential=credential, **fields)
     host, graph = clouds.resolve(cloud=fields["cloud"], authority_host=fields["authority_host"],
                                  graph_endpoint=fields["graph_endpoint"])
     if given.get("ca_bundle"):

@@ -128,31 +128,38 @@ def acquire(profile, scopes=None, *, force=False, directory=None, prompt=None, n
     real = time.time()
     now = now or real
     signer = _Signer(profile, prompt)
-    with _failures_mapped(directory, profile, scopes, signer):
-        expires = profile.expires
-        if expires is not None and now >= expires.timestamp():
-            # Even a cached token is refused: it was issued to a credential that no longer works.
-            raise expired_error(profile, profile.thumbprint, expires, profile.certificate)
-        warn_about_expiry(profile, now=now)
-        credentials.nudge_toward_certificates(profile, directory)
-        store = TokenCache(directory, identity(profile))
-        # The fast path: MSAL's own answer from the cache file, without importing MSAL.
-        entry = None if force or claims else store.cached(client_id=profile.client_id,
-                                                          scopes=scopes, now=real)
-        source = "cache"
-        if entry is None:
-            entry, source = _from_msal(profile, scopes, store, signer, directory, force=force,
-                                       claims=claims)
-    # The entry's expiry, so that the network result and every later hit show one value;
-    # shifted by whole seconds into the caller's clock.
-    token = AccessToken(
-        token=entry["secret"], expires_on=int(entry["expires_on"]) + round(now - real),
-        scopes=tuple(scopes), source=source, profile=profile.name, tenant=profile.tenant,
-        client_id=profile.client_id, thumbprint=store.thumbprint or profile.thumbprint,
-        token_type=entry.get("token_type", "Bearer"))
-    if source == "network":
-        _audit(directory, profile, scopes, signer)
-    return token
+    try:
+        with _failures_mapped(directory, profile, scopes, signer):
+            expires = profile.expires
+            if expires is not None and now >= expires.timestamp():
+                # Even a cached token is refused: it was issued to a credential that no
+                # longer works.
+                raise expired_error(profile, profile.thumbprint, expires, profile.certificate)
+            warn_about_expiry(profile, now=now)
+            credentials.nudge_toward_certificates(profile, directory)
+            store = TokenCache(directory, identity(profile))
+            # The fast path: MSAL's own answer from the cache file, without importing MSAL.
+            entry = None if force or claims else store.cached(client_id=profile.client_id,
+                                                              scopes=scopes, now=real)
+            source = "cache"
+            if entry is None:
+                entry, source = _from_msal(profile, scopes, store, signer, directory, force=force,
+                                           claims=claims)
+        # The entry's expiry, so that the network result and every later hit show one value;
+        # shifted by whole seconds into the caller's clock.
+        token = AccessToken(
+            token=entry["secret"], expires_on=int(entry["expires_on"]) + round(now - real),
+            scopes=tuple(scopes), source=source, profile=profile.name, tenant=profile.tenant,
+            client_id=profile.client_id, thumbprint=store.thumbprint or profile.thumbprint,
+            token_type=entry.get("token_type", "Bearer"))
+        if source == "network":
+            _audit(directory, profile, scopes, signer)
+        return token
+    finally:
+        # A key on a token holds a session (and the process's login) while it is referenced,
+        # and MSAL's client keeps it in a reference cycle: let it go now, not at some later
+        # garbage collection, so the token's login ends with the command.
+        signer.loaded = None
 
 
 def _from_msal(profile, scopes, store, signer, directory, *, force, claims):
@@ -316,14 +323,19 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
 
 
 def _password_hint(profile, credential, exc):
-    """A missing password, pointed at the profile option that names its source."""
+    """A missing password (or a token's PIN), pointed at the profile option that names its
+    source."""
+    from .credentials import Pkcs11Key
+
     key_file = getattr(credential, "key_file", None)
     about_key = bool(key_file and exc.path and Path(exc.path) == Path(key_file))
-    own = credential.key_password() if about_key else credential.password()
+    own = credential.pin() if isinstance(credential, Pkcs11Key) else \
+        credential.key_password() if about_key else credential.password()
     if own is not None and own.given:
         return exc  # the profile's own source failed: the message names it
     # Not "--password-env VAR": on 'cert rotate' that option is the new PFX's password.
-    option = "--key-password-env VAR' (or --key-password-file FILE)" if about_key else \
+    option = "--pin-env VAR' (or --pin-file FILE)" if isinstance(credential, Pkcs11Key) else \
+        "--key-password-env VAR' (or --key-password-file FILE)" if about_key else \
         "--password-env VAR' (or --password-file FILE)"
     return PasswordError(
         exc.message, path=exc.path,

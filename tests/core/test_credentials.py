@@ -332,3 +332,18 @@ def test_a_secret_profile_moves_to_a_certificate_with_profile_update(emulator, m
     assert new.credential == CertificateFile(certificate=app.pem_path)
     assert new.client_secret_env is None and new.thumbprint
     assert tokens.acquire(new, directory=entra_dir).source == "network"
+
+
+def test_a_profile_keeps_the_symbolic_links_it_was_given(openssl_files, tmp_path, monkeypatch):
+    """Like certbot's ``live/`` folder: the profile names the link a renewal re-points, not the
+    file it points at today."""
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "cert.pem").symlink_to(openssl_files / "leaf.pem")
+    (live / "privkey.pem").symlink_to(openssl_files / "leaf.key")
+    monkeypatch.chdir(live)
+    profile = profiles.new_profile("linked", tenant=TENANT, client_id=CLIENT,
+                                   credential=CertificateFile(certificate="cert.pem",
+                                                              key_file="privkey.pem"))
+    assert (profile.certificate, profile.key_file) == \
+        (str(live / "cert.pem"), str(live / "privkey.pem"))
