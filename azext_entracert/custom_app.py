@@ -57,13 +57,15 @@ def app_create(cmd, display_name, create_cert=False, file_path=None, days=None, 
     if create_cert:
         out = out or f"{_file_stem(display_name)}.pfx"
         from .core import certgen
+        from .core.credentials import CertificateFile
 
         certgen.check_bundle_writable(out)  # before the password prompt and the key
         password = new_file_password(password_env, password_file, no_password,
                                      purpose="PFX password")
         certificate = onboarding.NewCertificate.self_signed(
-            display_name, out, days=days or 365, key_size=int(key_size or 2048),
-            password=password, password_env=password_env, password_file=password_file)
+            display_name, CertificateFile(certificate=out, password_env=password_env,
+                                          password_file=password_file),
+            days=days or 365, key_size=int(key_size or 2048), password=password)
     else:
         certificate = _existing(file_path, password_env, password_file)
     return onboarding.create(
@@ -195,6 +197,7 @@ def _existing(file_path, password_env, password_file):
     """The certificate in ``file_path``; a password typed at the prompt is kept for the token
     that proves it, so it is asked once."""
     from .core import certs, onboarding, secrets
+    from .core.credentials import CertificateFile
 
     exclusive(("--password-env", password_env), ("--password-file", password_file))
     prompt, typed = terminal_prompt(), {}
@@ -206,8 +209,9 @@ def _existing(file_path, password_env, password_file):
     loaded = certs.load(file_path, password=secrets.password_source(
         env=password_env, file=password_file, prompt=remembering if prompt else None))
     return onboarding.NewCertificate(
-        loaded, str(loaded.source), password=typed["password"].encode("utf-8") if typed else None,
-        password_env=password_env, password_file=password_file)
+        loaded, CertificateFile(certificate=str(loaded.source), password_env=password_env,
+                                password_file=password_file),
+        password=typed["password"].encode("utf-8") if typed else None)
 
 
 def _az_caller(cmd):

@@ -57,30 +57,28 @@ class Caller:
 @dataclasses.dataclass(frozen=True)
 class NewCertificate:
     """The certificate of the new application: ``loaded`` (with its key, when there is one),
-    ``path`` of the file holding it, ``out`` when ``create`` must write it there first, and
-    where its password comes from (``password``: the new PFX's, used to sign in right away)."""
+    ``source`` (a ``credentials.CertificateFile``: the file holding it and where its password
+    comes from), ``out`` when ``create`` must write it there first, and ``password``: the new
+    PFX's, used to sign in right away."""
 
     loaded: object
-    path: str
+    source: object
     out: str = None
     password: bytes = dataclasses.field(default=None, repr=False)
-    password_env: str = None
-    password_file: str = None
 
     @classmethod
-    def self_signed(cls, display_name, out, *, days=365, key_size=2048, password=None,
-                    password_env=None, password_file=None):
+    def self_signed(cls, display_name, source, *, days=365, key_size=2048, password=None):
         """A new key and self-signed certificate, CN = the display name (cut to X.509's 64
-        characters), to be written to ``out`` (a .pfx) by the first step."""
+        characters), to be written to ``source``'s file (a .pfx) by the first step."""
         from cryptography import x509
         from cryptography.x509.oid import NameOID
 
         from . import certgen
+        from .credentials import resolved
 
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, display_name.strip()[:64])])
         loaded = certgen.create_self_signed(subject, key_size=key_size, days=days)
-        return cls(loaded, str(Path(out).expanduser().resolve()), out=out, password=password,
-                   password_env=password_env, password_file=password_file)
+        return cls(loaded, resolved(source), out=source.certificate, password=password)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,9 +124,7 @@ class _Onboarding:
         # cannot be a profile's and says which application it was.
         return new_profile(
             self.profile_name or f"(app create {self.display_name})", tenant=c.tenant,
-            client_id=self.app_id,
-            certificate=cert.path, password_env=cert.password_env,
-            password_file=cert.password_file, prompt=self.sign_in_prompt,
+            client_id=self.app_id, credential=cert.source, prompt=self.sign_in_prompt,
             cloud=c.cloud, authority_host=c.authority_host, graph_endpoint=c.graph_endpoint,
             ca_bundle=c.ca_bundle,
             check_name_rules=bool(self.profile_name))
@@ -153,7 +149,7 @@ def _certificate(o):
     if cert.out:
         files = certgen.write_bundle(cert.loaded, cert.out, password=cert.password)
         return f"wrote {', '.join(str(f) for f in files.values())}"
-    return f"using {cert.loaded.thumbprint} from {cert.path}"
+    return f"using {cert.loaded.thumbprint} from {cert.source.certificate}"
 
 
 def _files(o):
@@ -176,8 +172,8 @@ def _service_principal(o):
 
 def _verify(o):
     if not o.certificate.loaded.has_private_key:
-        return (f"not verified: {o.certificate.path} holds no private key (give the PFX to "
-                "sign in with it)")
+        return (f"not verified: {o.certificate.source.certificate} holds no private key (give "
+                "the PFX to sign in with it)")
     wait_for_token(o.new_profile(), directory=o.directory, prompt=o.sign_in_prompt,
                    timeout=o.verify_timeout, delay=o.verify_delay)
     return f"a token was issued for {o.certificate.loaded.thumbprint}"
@@ -193,13 +189,14 @@ def _profile(o):
 
 def _profile_commands(o):
     """Create the profile by hand, then see a token signed by the certificate."""
-    c, cert, name = o.caller, o.certificate, o.profile_name or "NAME"
+    c, source, name = o.caller, o.certificate.source, o.profile_name or "NAME"
     parts = [f"az entracert profile create --name {name}",
-             f"--tenant {c.tenant}", f"--client-id {o.app_id}", f"--certificate {cert.path}"]
-    if cert.password_env:
-        parts.append(f"--password-env {cert.password_env}")
-    if cert.password_file:
-        parts.append(f"--password-file {cert.password_file}")
+             f"--tenant {c.tenant}", f"--client-id {o.app_id}",
+             f"--certificate {source.certificate}"]
+    if source.password_env:
+        parts.append(f"--password-env {source.password_env}")
+    if source.password_file:
+        parts.append(f"--password-file {source.password_file}")
     if c.cloud:
         parts.append(f"--cloud {c.cloud}")
     else:
@@ -242,8 +239,9 @@ def create(graph, caller, display_name, certificate, *, sign_in_audience="AzureA
         store.check_free(profile_name)
         if not certificate.loaded.has_private_key:
             raise ConfigurationError(
-                f"'{certificate.path}' holds the certificate {certificate.loaded.thumbprint} but "
-                "no private key, so a profile could not sign in with it.",
+                f"'{certificate.source.certificate}' holds the certificate "
+                f"{certificate.loaded.thumbprint} but no private key, so a profile could not sign "
+                "in with it.",
                 hint="Give the PFX (or a PEM with the key), or leave out --profile.")
     if certificate.out:
         from .certgen import check_bundle_writable
@@ -265,9 +263,9 @@ def create(graph, caller, display_name, certificate, *, sign_in_audience="AzureA
         o.audit(step.name, ok=True, detail=detail)
     return {"appId": o.app_id, "objectId": o.application["id"],
             "servicePrincipalId": o.service_principal["id"], "displayName": o.display_name,
-            "thumbprint": certificate.loaded.thumbprint, "certificate": certificate.path,
-            "files": _files(o), "profile": profile_name, "tenant": caller.tenant,
-            "steps": o.steps}
+            "thumbprint": certificate.loaded.thumbprint,
+            "certificate": certificate.source.certificate, "files": _files(o),
+            "profile": profile_name, "tenant": caller.tenant, "steps": o.steps}
 
 
 def _stopped(o, step, exc):

@@ -57,7 +57,7 @@ from .lifecycle import (
     profile_actor,
     wait_for_token,
 )
-from .rotation_plan import assemble, plan_rotation, write_request
+from .rotation_plan import assemble, plan_rotation, relabelled, write_request
 from .times import iso_z, utc_now
 
 logger = logging.getLogger("entracert")
@@ -84,15 +84,13 @@ class _Rotation:
     store: object
     profile: object               # as stored when the rotation began
     new: object                   # the new LoadedCertificate, with its key
-    out: Path                     # the new PFX (.cer and .pem beside it)
-    object_id: str
+    source: object                # where it is: CertificateFile (new PFX, .cer and .pem beside
+    object_id: str                # it; in the store: the stored PFX) or Pkcs11Key (new label)
     old_thumbprint: str
     old_key_id: str
     keep_old: bool
     directory: object
     password: bytes = dataclasses.field(default=None, repr=False)  # of the new PFX
-    password_env: str = None
-    password_file: str = None
     prompt: object = None
     current: object = None        # the current certificate with its key (signs the addKey proof)
     key_id: str = None            # the new keyId, once Graph gave it
@@ -106,9 +104,19 @@ class _Rotation:
     verify_timeout: float = VERIFY_TIMEOUT
     verify_delay: float = 2.0
     steps: list = dataclasses.field(default_factory=list)
-    stored: bool = False          # the new certificate goes into the store (``out`` is its file)
-    token_key: str = None         # the new key's label on the profile's PKCS#11 token
-    old_token_key: str = None     # the current key's label there (deleted after removeKey)
+    stored: bool = False          # the new certificate went into the store (``source``: its PFX)
+    old_token_key: str = None     # the current key's label on the token (deleted after removeKey)
+
+    @property
+    def token_key(self):
+        """The new key's label on the profile's PKCS#11 token (None for a PFX)."""
+        from .credentials import Pkcs11Key
+
+        return self.source.pkcs11_key if isinstance(self.source, Pkcs11Key) else None
+
+    @property
+    def out(self):
+        return None if self.token_key else Path(self.source.certificate)
 
     @property
     def files(self):
@@ -123,46 +131,40 @@ class _Rotation:
         if self.stored:
             return f"stored certificate {self.new.thumbprint}"
         if self.token_key:
-            return f"key '{self.token_key}' on token '{self.profile.pkcs11_token}'"
+            return f"key '{self.token_key}' on token '{self.source.pkcs11_token}'"
         return _and([str(p) for p in self.files.values()])
 
     def switched(self):
         """The profile as it is once it uses the new certificate."""
-        from .credentials import CertificateFile, StoreThumbprint
+        from .credentials import StoreThumbprint
 
-        if self.stored:
-            new = StoreThumbprint(store_thumbprint=self.new.thumbprint)
-        elif self.token_key:
-            new = dataclasses.replace(self.profile.credential, pkcs11_key=self.token_key)
-        else:  # the new PFX holds its key
-            new = CertificateFile(certificate=str(self.out), password_env=self.password_env,
-                                  password_file=self.password_file)
+        new = (StoreThumbprint(store_thumbprint=self.new.thumbprint) if self.stored
+               else self.source)
         return dataclasses.replace(
             self.profile, **new.fields(), thumbprint=self.new.thumbprint,
             thumbprint_sha256=self.new.thumbprint_sha256, serial=self.new.serial,
             not_after=iso_z(self.new.certificate.not_valid_after_utc))
 
-    def new_prompt(self, _text):
-        return self.password.decode("utf-8")
-
     @property
-    def pin_prompt(self):
-        """For a token: the PIN typed for the current key (carried as ``password``), if any."""
-        return self.new_prompt if self.password else self.prompt
+    def new_prompt(self):
+        """What loads the new certificate: its PFX's password, known already, else the prompt
+        (a token's sessions join the login the current key's holds, asking no PIN)."""
+        return (lambda _text: self.password.decode("utf-8")) if self.password else self.prompt
 
     def graph(self, profile):
         return admin_graph(profile, directory=self.directory, timeout=self.timeout,
-                           prompt=self.new_prompt if self.password else self.prompt)
+                           prompt=self.new_prompt)
 
     def record(self, stage, **extra):
-        """Advance the pending record to ``stage`` (the last step done)."""
+        """Advance the pending record to ``stage`` (the last step done). Its keys are read by
+        ``_resume`` and ``_pending_plan``, also from records written by earlier versions."""
         KnownKeys(self.directory).set_pending(self.profile.client_id, {
             "profile": self.profile.name, "stage": stage, "objectId": self.object_id,
             "certificate": self.out and str(self.out), "tokenKey": self.token_key,
             "oldTokenKey": self.old_token_key,
             "thumbprint": self.new.thumbprint,
-            "keyId": self.key_id, "passwordEnv": self.password_env,
-            "passwordFile": self.password_file, "oldThumbprint": self.old_thumbprint,
+            "keyId": self.key_id, "passwordEnv": self.source.password_env,
+            "passwordFile": self.source.password_file, "oldThumbprint": self.old_thumbprint,
             "oldKeyId": self.old_key_id, "keepOld": self.keep_old, "stored": self.stored,
             "started": iso_z(utc_now()), **extra})
 
@@ -187,8 +189,8 @@ def _write(r):
     from .store import CertificateStore
 
     if r.stored:
-        CertificateStore().add(r.new, password=r.password, password_env=r.password_env,
-                               password_file=r.password_file)
+        CertificateStore().add(r.new, password=r.password, password_env=r.source.password_env,
+                               password_file=r.source.password_file)
     elif r.token_key is None:  # a token's key and certificate are on it already (``rotate``)
         certgen.write_bundle(r.new, r.out, password=r.password)
     try:
@@ -204,7 +206,7 @@ def _delete_files(r):
     from .store import CertificateStore
 
     if r.token_key:
-        pkcs11.delete_key(r.switched().credential, prompt=r.pin_prompt)
+        pkcs11.delete_key(r.source, prompt=r.prompt)
         return f"its {r.listing} was deleted"
     if r.stored:
         CertificateStore().remove(r.new.thumbprint)
@@ -283,8 +285,8 @@ def _remove_old(r):
     if r.token_key:
         from . import pkcs11
 
-        old = dataclasses.replace(r.profile.credential, pkcs11_key=r.old_token_key)
-        pkcs11.delete_key(old, prompt=r.pin_prompt)
+        old = relabelled(r.source, r.old_token_key)
+        pkcs11.delete_key(old, prompt=r.prompt)
         return (f"unregistered {r.old_thumbprint} (keyId {r.old_key_id}) and deleted key "
                 f"'{r.old_token_key}' and its certificate from token '{old.pkcs11_token}'")
     return f"unregistered {r.old_thumbprint} (keyId {r.old_key_id})"
@@ -371,9 +373,9 @@ def _stopped(r, step, exc):
 
 def _prove(r):
     """A fresh token signed by the new certificate, waited for while Entra ID replicates it."""
-    wait_for_token(r.switched(), directory=r.directory,
-                   prompt=r.new_prompt if r.password else r.prompt, timeout=r.verify_timeout,
-                   delay=r.verify_delay, waiting_for=(NOT_REGISTERED,))  # the app exists
+    wait_for_token(r.switched(), directory=r.directory, prompt=r.new_prompt,
+                   timeout=r.verify_timeout, delay=r.verify_delay,
+                   waiting_for=(NOT_REGISTERED,))  # the app exists
     r.proven = True
 
 
@@ -408,6 +410,7 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     accept the new key, with pauses from ``verify_delay`` doubling up to 30 s.
     """
     from . import certgen
+    from .credentials import Pkcs11Key
 
     waits = {"timeout": timeout, "verify_timeout": verify_timeout, "verify_delay": verify_delay}
     profile = store.get(name)
@@ -449,31 +452,31 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     if csr:
         return {**summary, **write_request(profile, plan, directory)}
 
-    out = plan.out
-    if plan.token_key:  # generated, signed and stored on the token: the key never leaves it
+    source = plan.new_source
+    if isinstance(source, Pkcs11Key):  # a new key made on the token: it never leaves it
         from . import pkcs11
 
-        pin = (lambda _text: plan.password.decode("utf-8")) if plan.password else prompt
-        source = dataclasses.replace(profile.credential, pkcs11_key=plan.token_key)
+        # Both join the login of the current key's session (``plan.current``): no PIN again.
         pkcs11.create_on_token(source, plan.subject, days=plan.days, key_size=plan.key_size,
-                               sans=[certgen.parse_san(s) for s in plan.sans], prompt=pin)
-        new = source.load(prompt=pin)
+                               sans=[certgen.parse_san(s) for s in plan.sans], prompt=prompt)
+        new = source.load(prompt=prompt)
     else:
         new = assemble(plan, pending) if complete else certgen.create_self_signed(
             plan.subject, sans=plan.sans, key_size=plan.key_size, days=plan.days)
-    if plan.stored:
+    if plan.stored:  # the store names its PFX by thumbprint, known now
         from .store import CertificateStore
 
-        out = CertificateStore().folder / f"{new.thumbprint}.pfx"
+        source = dataclasses.replace(
+            source, certificate=str(CertificateStore().folder / f"{new.thumbprint}.pfx"))
         summary["new"]["files"] = {"store": new.thumbprint}
     summary["new"].update(thumbprint=new.thumbprint,
                           subject=new.certificate.subject.rfc4514_string(),
                           notAfter=iso_z(new.certificate.not_valid_after_utc))
-    r = _Rotation(store, profile, new, out, plan.object_id, plan.current.thumbprint,
-                  plan.old_key_id, keep_old, directory, password=plan.password,
-                  password_env=plan.password_env, password_file=plan.password_file,
-                  prompt=prompt, current=plan.current, restore=pending, stored=plan.stored,
-                  token_key=plan.token_key, old_token_key=profile.pkcs11_key, **waits)
+    r = _Rotation(store, profile, new, source, plan.object_id, plan.current.thumbprint,
+                  plan.old_key_id, keep_old, directory, password=plan.password, prompt=prompt,
+                  current=plan.current, restore=pending, stored=plan.stored,
+                  old_token_key=profile.credential.pkcs11_key if isinstance(
+                      source, Pkcs11Key) else None, **waits)
     _walk(r, [s for s in STEPS if s.name in names])
     summary["new"]["keyId"] = r.key_id
     summary["old"]["removed"] = not keep_old
@@ -483,11 +486,14 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
 def _resume(store, profile, pending, *, directory, prompt, **waits):
     """Finish the rotation ``pending`` records and return its result; or, when its certificate
     turns out not to be registered, delete its files and return None (a new rotation follows)."""
-    from . import certs, pkcs11
-    from .secrets import password_source
+    from . import pkcs11
+    from .credentials import CertificateFile
 
     token_key = pending.get("tokenKey")
-    path = Path(pending["certificate"]) if pending.get("certificate") else None
+    source = relabelled(profile.credential, token_key) if token_key else CertificateFile(
+        certificate=pending["certificate"], password_env=pending.get("passwordEnv"),
+        password_file=pending.get("passwordFile"))
+    path = None if token_key else Path(source.certificate)
     typed = {}
 
     def remembering(text):  # the new certificate's password (or the token's PIN): asked once
@@ -496,7 +502,6 @@ def _resume(store, profile, pending, *, directory, prompt, **waits):
         return typed["password"]
 
     asking = remembering if prompt else None
-    source = dataclasses.replace(profile.credential, pkcs11_key=token_key) if token_key else None
     gone = (token_key not in pkcs11.labels(source, prompt=asking)) if token_key \
         else not path.exists()
     if gone:
@@ -507,8 +512,9 @@ def _resume(store, profile, pending, *, directory, prompt, **waits):
                        f"key '{token_key}' on the token" if token_key else f"file {path}",
                        _remove_command(profile.name, pending["thumbprint"]))
         return None
-    new = source.load(prompt=asking) if token_key else certs.load(path, password=password_source(
-        env=pending.get("passwordEnv"), file=pending.get("passwordFile"), prompt=asking))
+    new = source.load(prompt=asking)
+    # A PIN typed is forgotten (``new`` keeps its session logged in); a PFX's password is not.
+    password = typed.pop("password", None)
     if new.thumbprint != pending["thumbprint"]:
         raise ConfigurationError(
             f"The file {path} of the unfinished rotation of profile '{profile.name}' now holds "
@@ -519,15 +525,13 @@ def _resume(store, profile, pending, *, directory, prompt, **waits):
                    "stopped after step '%s', started %s).", profile.name, new.thumbprint,
                    pending["stage"], pending.get("started"))
     stage = pending["stage"]
-    r = _Rotation(store, profile, new, path, pending["objectId"], pending["oldThumbprint"],
+    r = _Rotation(store, profile, new, source, pending["objectId"], pending["oldThumbprint"],
                   pending.get("oldKeyId"), pending.get("keepOld", False), directory,
-                  password=typed["password"].encode("utf-8") if typed else None,
-                  password_env=pending.get("passwordEnv"),
-                  password_file=pending.get("passwordFile"), prompt=prompt,
-                  key_id=pending.get("keyId"), resumed=True,
+                  password=password.encode("utf-8") if password and not token_key else None,
+                  prompt=prompt, key_id=pending.get("keyId"), resumed=True,
                   earlier=STEP_NAMES[:STEP_NAMES.index(stage) + 1],
                   registered=None if stage == "write" else True,
-                  stored=pending.get("stored", False), token_key=token_key,
+                  stored=pending.get("stored", False),
                   old_token_key=pending.get("oldTokenKey"), **waits)
     steps = [s for s in STEPS[STEP_NAMES.index(stage) + 1:]
              if not (r.keep_old and s.name == "removeKey")]

@@ -1,7 +1,8 @@
 """What a rotation will do, decided and checked before its first change; and the CA path.
 
 ``plan_rotation`` loads the current certificate, settles the new one's subject, SANs, key size,
-lifetime, file and password, and finds the application's object id and the current keyId (from
+lifetime and source (``new_source``: a new PFX and its password source, or a new key label on the
+token), and finds the application's object id and the current keyId (from
 ``KnownKeys``, else by asking Graph). Anything missing or wrong raises here, before a file is
 written or Graph is changed. The ``Plan`` it returns is what ``rotation.rotate`` reports for a dry
 run and carries out otherwise.
@@ -20,13 +21,21 @@ from .errors import CertificateError, ConfigurationError, GraphError
 from .lifecycle import KnownKeys, admin_graph, audit_change, entry_thumbprint
 from .times import iso_z, utc_now
 
-_DATED = re.compile(r"-\d{8}(-\d+)?$")
+# A rotation's date suffix (``-YYYYMMDD``, ``-N`` when taken); ``_undated`` checks the date.
+_DATED = re.compile(r"-((?:19|20)\d{6})(-\d+)?$")
 
 
 @dataclasses.dataclass
 class Plan:
     """A rotation decided: the current certificate with its key and keyId, and the new one's
-    subject, SANs, lifetime, key size, file and password."""
+    subject, SANs, lifetime, key size and source.
+
+    ``new_source`` is a ``credentials.CertificateFile`` naming the new PFX and its password
+    source, or the profile's ``Pkcs11Key`` with the new key's label. A certificate that goes
+    into the store (``stored``) is a PFX too, whose name the store gives it by thumbprint once
+    it exists: its ``certificate`` is None until ``rotate`` has made it. ``password`` is the
+    new PFX's (read or typed now); a PIN typed for a token is never kept here: the process stays
+    logged in while ``current``'s session is open, and later sessions join (``pkcs11``)."""
 
     profile: object
     current: object            # LoadedCertificate with key
@@ -36,22 +45,27 @@ class Plan:
     sans: tuple
     days: int
     key_size: int
-    out: Path
     keep_old: bool
-    complete: str = None
+    new_source: object         # credentials.CertificateFile or credentials.Pkcs11Key
     password: bytes = dataclasses.field(default=None, repr=False)
-    password_env: str = None
-    password_file: str = None
+    stored: bool = False       # the new certificate goes into the store
+    complete: str = None
     csr: bool = False
-    stored: bool = False       # the new certificate goes into the store (``out`` is None)
-    token_key: str = None      # the new key's label on the profile's PKCS#11 token
+
+    @property
+    def out(self):
+        """The new PFX (None for a key on a token, or one the store will name)."""
+        certificate = getattr(self.new_source, "certificate", None)
+        return Path(certificate) if certificate else None
 
     def summary(self, *, dry_run):
         """The rotation as ``rotate`` reports it before its first step."""
         from .certgen import bundle_paths
+        from .credentials import Pkcs11Key
 
-        files = (_csr_paths(self.out) if self.csr else {"pkcs11Key": self.token_key}
-                 if self.token_key else {} if self.stored
+        on_token = isinstance(self.new_source, Pkcs11Key)
+        files = (_csr_paths(self.out) if self.csr else
+                 {"pkcs11Key": self.new_source.pkcs11_key} if on_token else {} if self.stored
                  else {k: str(v) for k, v in bundle_paths(self.out).items()})
         return {"profile": self.profile.name, "appId": self.profile.client_id,
                 "objectId": self.object_id,
@@ -67,18 +81,19 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
                   no_password, keep_old, graph, directory, prompt, csr, complete):
     """Everything decided and checked before the first change; raises if anything is missing."""
     from . import certgen, certs, tokens
-    from .credentials import Pkcs11Key, StoreThumbprint
+    from .credentials import CertificateFile, PfxBase64Env, Pkcs11Key, StoreThumbprint
     from .secrets import password_source
 
     if csr and complete:
         raise ConfigurationError("--csr and --complete are two separate runs.",
                                  hint="Run --csr first; --complete once the CA signed it.")
-    if profile.pfx_base64_env and not out:
+    source = profile.credential
+    if isinstance(source, PfxBase64Env) and not out:
         raise ConfigurationError(
-            f"Profile '{profile.name}' reads its certificate from ${profile.pfx_base64_env}, so "
+            f"Profile '{profile.name}' reads its certificate from ${source.pfx_base64_env}, so "
             "there is no folder to put the new one in.",
             hint="Pass --out NEW.pfx; the profile will then use that file.")
-    on_token = isinstance(profile.credential, Pkcs11Key)
+    on_token = isinstance(source, Pkcs11Key)
     if on_token and (csr or complete or out or password_env or password_file or no_password):
         raise ConfigurationError(
             f"Profile '{profile.name}' uses a key on a PKCS#11 token: the new key is generated "
@@ -87,11 +102,13 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
                            "them.")
     typed = {}
 
-    def remembering(text):  # the new PFX (or key, on a token) gets what was typed for the current
+    def remembering(text):  # the new PFX gets the password typed for the current one
         typed["password"] = prompt(text)
         return typed["password"]
 
-    current = tokens.load_profile_certificate(profile, prompt=remembering if prompt else None)
+    # A PIN typed now is used once: ``current`` keeps its session logged in for the rotation.
+    current = tokens.load_profile_certificate(
+        profile, prompt=remembering if prompt and not on_token else prompt)
     if not (csr or complete or _self_signed(current.certificate)):
         raise ConfigurationError(
             f"The certificate {current.thumbprint} of profile '{profile.name}' was issued by "
@@ -102,26 +119,24 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
                  f"rotate --profile {profile.name} --complete --cert SIGNED.crt'.")
     # A store-backed profile's new certificate goes into the store too (unless --out says
     # where else); the CA path needs files the user hands to the CA, so it keeps using --out.
-    in_store = isinstance(profile.credential, StoreThumbprint)
+    in_store = isinstance(source, StoreThumbprint)
     if in_store and csr and not out:
         raise ConfigurationError(
             f"Profile '{profile.name}' uses a stored certificate, so there is no folder for the "
             "key and the request.", hint="Pass --out NEW.pfx.")
     stored = in_store and not (out or complete)
-    if on_token:  # no PFX: what ``password`` carries is the PIN typed, if one was
-        no_password = True
-    elif not (password_env or password_file or no_password):  # protected like the current file
-        password_env, password_file = profile.password_env, profile.password_file
-        if in_store:
-            entry = profile.credential.entry()
-            password_env, password_file = entry.password_env, entry.password_file
-    password = password_source(env=password_env, file=password_file, no_password=no_password
-                               ).get(purpose="password for the new PFX")
-    if password is None and (on_token or not no_password) and typed.get("password"):
-        password = typed["password"].encode("utf-8")
-    if password == b"":
-        raise ConfigurationError("The password for the new PFX is empty.",
-                                 hint="Give a non-empty password, or pass --no-password.")
+    password = None
+    if not on_token:  # a PFX, protected like the current one unless told otherwise
+        if not (password_env or password_file or no_password):
+            like = source.entry() if in_store else source
+            password_env, password_file = like.password_env, like.password_file
+        password = password_source(env=password_env, file=password_file, no_password=no_password
+                                   ).get(purpose="password for the new PFX")
+        if password is None and not no_password and typed.get("password"):
+            password = typed["password"].encode("utf-8")
+        if password == b"":
+            raise ConfigurationError("The password for the new PFX is empty.",
+                                     hint="Give a non-empty password, or pass --no-password.")
     object_id, old_key_id = _application_facts(profile, current, graph=graph,
                                                directory=directory, need_key_id=not keep_old)
     _, current_bits = certs.key_description(current.certificate)
@@ -135,23 +150,26 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
     sans = tuple(sans) if sans is not None else tuple(certs.subject_alt_names(current.certificate))
     for san in sans:
         certgen.parse_san(san)
-    token_key = _next_label(profile.credential, (
-        lambda text: typed.get("password") or remembering(text)) if prompt else None
-    ) if on_token else None
-    out = (None if stored or on_token else Path(out).expanduser().resolve() if out
-           else _next_to(profile.certificate))
-    if out and out.suffix.lower() not in (".pfx", ".p12"):
-        raise ConfigurationError(f"The output '{out}' should end in .pfx or .p12.",
-                                 hint="Name the file e.g. --out my-app.pfx.")
-    if out:
-        certgen.check_bundle_writable(out)
+    if on_token:
+        new_source = relabelled(source, _next_label(source, prompt))
+    else:
+        out = (None if stored else Path(out).expanduser().resolve() if out
+               else _next_to(source.certificate))
+        if out and out.suffix.lower() not in (".pfx", ".p12"):
+            raise ConfigurationError(f"The output '{out}' should end in .pfx or .p12.",
+                                     hint="Name the file e.g. --out my-app.pfx.")
+        if out:
+            certgen.check_bundle_writable(out)
+        new_source = CertificateFile(
+            certificate=out and str(out), password_env=password_env,
+            password_file=str(Path(password_file).expanduser().resolve()) if password_file
+            else None)
+    plan = Plan(profile, current, object_id, old_key_id, subject, sans, days, key_size, keep_old,
+                new_source, password, stored=stored, complete=complete, csr=csr)
     if csr:
-        for path in _csr_paths(out).values():
+        for path in _csr_paths(plan.out).values():
             certgen.check_writable(path)
-    return Plan(profile, current, object_id, old_key_id, subject, sans, days, key_size, out,
-                keep_old, complete, password, password_env,
-                str(Path(password_file).expanduser().resolve()) if password_file else None, csr,
-                stored, token_key)
+    return plan
 
 
 def _application_facts(profile, current, *, graph, directory, need_key_id):
@@ -192,7 +210,7 @@ def _next_to(certificate):
     from .certgen import bundle_paths
 
     current = Path(certificate)
-    stem = _DATED.sub("", current.stem)
+    stem = _undated(current.stem)
     day = utc_now().strftime("%Y%m%d")
     for index in range(1, 1000):
         candidate = current.with_name(f"{stem}-{day}{'' if index == 1 else f'-{index}'}.pfx")
@@ -208,13 +226,39 @@ def _next_label(source, prompt):
     from .pkcs11 import labels
 
     taken = labels(source, prompt=prompt)
-    stem, day = _DATED.sub("", source.pkcs11_key), utc_now().strftime("%Y%m%d")
+    stem, day = _undated(source.pkcs11_key), utc_now().strftime("%Y%m%d")
     for index in range(1, 1000):
         candidate = f"{stem}-{day}{'' if index == 1 else f'-{index}'}"
         if candidate not in taken:
             return candidate
     raise ConfigurationError(f"No free key label on token '{source.pkcs11_token}'.",
                              hint="Delete the keys of earlier rotations from the token.")
+
+
+def _undated(name):
+    """``name`` without the ``-YYYYMMDD`` (and ``-N``) an earlier rotation gave it. Only a real
+    date counts: a name of the user's own ending in eight digits (``app-12345678``) is kept."""
+    dated = _DATED.search(name)
+    try:
+        datetime.datetime.strptime(dated[1], "%Y%m%d")
+    except (TypeError, ValueError):  # no date suffix, or digits that are no date (20250230)
+        return name
+    return name[:dated.start()]
+
+
+def relabelled(source, label):
+    """The PKCS#11 key ``source`` with key label ``label``, on the same token. A URI names the
+    new label as its ``object``, and no ``id``: each key pair has a CKA_ID of its own."""
+    from urllib.parse import quote
+
+    if not source.pkcs11_uri:
+        return dataclasses.replace(source, pkcs11_key=label)
+    path, mark, query = source.pkcs11_uri.partition("?")
+    scheme, _, attributes = path.partition(":")
+    kept = [a for a in attributes.split(";") if a and a.partition("=")[0] not in ("object", "id")]
+    kept.append("object=" + quote(label, safe=""))
+    uri = f"{scheme}:{';'.join(kept)}{mark}{query}"
+    return dataclasses.replace(source, pkcs11_uri=uri, pkcs11_key=label)
 
 
 def _csr_paths(out):
@@ -241,8 +285,8 @@ def write_request(profile, plan, directory):
                       password=plan.password)
     KnownKeys(directory).set_pending(profile.client_id, {
         "profile": profile.name, "stage": "csr", "certificate": str(plan.out),
-        "key": paths["key"], "csr": paths["csr"], "passwordEnv": plan.password_env,
-        "passwordFile": plan.password_file, "encrypted": plan.password is not None,
+        "key": paths["key"], "csr": paths["csr"], "passwordEnv": plan.new_source.password_env,
+        "passwordFile": plan.new_source.password_file, "encrypted": plan.password is not None,
         "keepOld": plan.keep_old, "started": iso_z(utc_now())})
     detail = (f"wrote the key {paths['key']} and the request {paths['csr']}; once the CA has "
               f"signed it, run 'az entracert cert rotate --profile {profile.name} --complete "

@@ -533,6 +533,136 @@ def test_rotate_a_key_on_a_pkcs11_token(world, emulator, softhsm, monkeypatch):
     assert world.store.get("hsm").pkcs11_key == f"{new_label}-2"
 
 
+@pytest.mark.parametrize(("current", "new"), [
+    ("app-12345678.pfx", "app-12345678-{today}.pfx"),  # eight digits, but no date: kept
+    ("app-99999999.pfx", "app-99999999-{today}.pfx"),
+    ("app-20250101.pfx", "app-{today}.pfx"),           # an earlier rotation's date: replaced
+    ("app-20250101-2.pfx", "app-{today}.pfx"),
+])
+def test_the_new_file_replaces_only_a_real_date_in_the_name(world, current, new):
+    """The new PFX is named after the current one with today's date; a name of the user's own
+    that merely ends in eight digits keeps them (it once became 'app-<today>')."""
+    from azext_entracert.core import certgen, certs
+    from azext_entracert.core.times import utc_now
+
+    pfx = certgen.write_bundle(certs.load(world.app.pem_path), world.dir / current,
+                               password=None)["pfx"]
+    world.store.update("app", certificate=str(pfx))
+    planned = _rotate(world, graph=world.graph, dry_run=True, no_password=True)
+    assert planned["new"]["files"]["pfx"] == str(
+        world.dir / new.format(today=f"{utc_now():%Y%m%d}"))
+
+
+def _hsm_profile(world, emulator, name, source):
+    """Profile ``name`` on ``source``, a new key generated on the SoftHSM2 token, its
+    certificate registered on an application of its own."""
+    from conftest import HSM_PIN
+
+    from azext_entracert.core import certgen, pkcs11
+
+    label = source.pkcs11_key
+    certificate = pkcs11.create_on_token(source, certgen.parse_subject(f"CN={label}"), days=30,
+                                         prompt=lambda _text: HSM_PIN)
+    app = emulator.create_application(label, certificates=[certificate])
+    world.store.add(profiles.new_profile(
+        name, tenant=emulator.tenant_id, client_id=app["appId"], credential=source,
+        prompt=lambda _text: HSM_PIN,
+        authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle))
+    return app
+
+
+def test_a_token_key_label_keeps_eight_digits_that_are_no_date(world, emulator, softhsm,
+                                                               monkeypatch):
+    import uuid
+
+    from conftest import HSM_PIN, HSM_TOKEN
+
+    from azext_entracert.core.credentials import Pkcs11Key
+    from azext_entracert.core.times import utc_now
+
+    monkeypatch.setenv("LC_HSM_PIN", HSM_PIN)
+    unique, today = f"k{uuid.uuid4().hex[:8]}", f"{utc_now():%Y%m%d}"
+    for name, label, new in (("digits", f"{unique}-12345678", f"{unique}-12345678-{today}"),
+                             ("dated", f"{unique}-20250101", f"{unique}-{today}")):
+        _hsm_profile(world, emulator, name, Pkcs11Key(
+            pkcs11_module=softhsm, pkcs11_token=HSM_TOKEN, pkcs11_key=label,
+            pin_env="LC_HSM_PIN"))
+        planned = rotate(world.store, name, graph=world.graph, directory=world.dir,
+                         dry_run=True)
+        assert planned["new"]["files"] == {"pkcs11Key": new}
+
+
+def test_a_pin_typed_at_the_prompt_is_asked_once_and_not_kept(world, emulator, softhsm):
+    """An HSM rotation with the PIN typed at the prompt: asked once (the current key's session
+    stays logged in, the new key's sessions join it), and no plan or rotation holds it."""
+    import gc
+    import uuid
+
+    from conftest import HSM_PIN, HSM_TOKEN
+
+    from azext_entracert.core.credentials import Pkcs11Key
+    from azext_entracert.core.rotation_plan import plan_rotation
+
+    app = _hsm_profile(world, emulator, "typed", Pkcs11Key(
+        pkcs11_module=softhsm, pkcs11_token=HSM_TOKEN, pkcs11_key=f"pin-k{uuid.uuid4().hex[:8]}"))
+    gc.collect()  # keys earlier tests left in reference cycles keep the process logged in
+    asked = []
+
+    def prompt(text):
+        asked.append(text)
+        return HSM_PIN
+
+    plan = plan_rotation(world.store.get("typed"), days=None, key_size=None, subject=None,
+                         sans=None, out=None, password_env=None, password_file=None,
+                         no_password=False, keep_old=False, graph=world.graph,
+                         directory=world.dir, prompt=prompt, csr=False, complete=None)
+    assert asked == [f"PIN of token '{HSM_TOKEN}': "]
+    assert plan.password is None and HSM_PIN not in repr(vars(plan))
+    del plan
+    gc.collect()  # its session logs the process out as it goes
+
+    asked.clear()
+    result = rotate(world.store, "typed", directory=world.dir, prompt=prompt,
+                    verify_delay=0.05, verify_timeout=10)
+    assert asked == [f"PIN of token '{HSM_TOKEN}': "]
+    assert [s["name"] for s in result["steps"] if s["ok"]] == [
+        "write", "addKey", "verify-token", "switch-profile", "removeKey"]
+    switched = world.store.get("typed")
+    assert switched.pkcs11_key == result["new"]["files"]["pkcs11Key"] and switched.pin_env is None
+    assert _stored_thumbprints(emulator, app["appId"]) == [switched.thumbprint]
+
+
+def test_a_key_named_by_a_pkcs11_uri_rotates_to_a_uri_naming_the_new_key(world, emulator,
+                                                                         softhsm, monkeypatch):
+    """A profile recording only a PKCS#11 URI switches to the same URI with the new key's
+    label as its object, and without the old key's id (the new key pair has its own)."""
+    import os
+    import uuid
+
+    from conftest import HSM_PIN, HSM_TOKEN
+
+    from azext_entracert.core import pkcs11
+    from azext_entracert.core.credentials import Pkcs11Key
+    from azext_entracert.core.times import utc_now
+
+    monkeypatch.setenv("LC_HSM_PIN", HSM_PIN)
+    label, key_id = f"uri-k{uuid.uuid4().hex[:8]}", "".join(f"%{b:02x}" for b in os.urandom(8))
+    app = _hsm_profile(world, emulator, "uri", Pkcs11Key(
+        pkcs11_uri=f"pkcs11:token={HSM_TOKEN};object={label};id={key_id}"
+                   f"?module-path={softhsm}", pin_env="LC_HSM_PIN"))
+
+    result = rotate(world.store, "uri", graph=world.graph, directory=world.dir,
+                    verify_delay=0.05, verify_timeout=10)
+    new_label = f"{label}-{utc_now():%Y%m%d}"
+    switched = world.store.get("uri")
+    assert result["new"]["files"] == {"pkcs11Key": new_label}
+    assert switched.pkcs11_uri == (f"pkcs11:token={HSM_TOKEN};object={new_label}"
+                                   f"?module-path={softhsm}")
+    assert _stored_thumbprints(emulator, app["appId"]) == [switched.thumbprint]
+    assert _token(switched, world.dir).thumbprint == switched.thumbprint
+    assert label not in pkcs11.labels(switched.credential)  # the old key pair was deleted
+
+
 @pytest.mark.xdist_group("faults")
 def test_replication_delay_of_a_new_key_is_waited_out(primed, emulator, caplog):
     """The emulator's own replication lag (a fault's ``replication_delay``): the key addKey
