@@ -111,12 +111,12 @@ def raise_az_error(exc, command=None):
 # --- Hints name only options the command has ----------------------------------------------------
 # The core writes one hint for every command that reaches it: "--password-env VAR" fits 'cert
 # show', but on 'token get' the password source is the profile's. A sentence that names another
-# command ('az entracert profile update --ca-bundle PEM') is kept whole: its options are that
-# command's.
+# command ('az entracert profile update --ca-bundle PEM', or a token tool such as 'softhsm2-util
+# --show-slots') is kept whole: its options are that command's.
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-_NAMES_A_COMMAND = re.compile(r"['`]az ")
+_NAMES_A_COMMAND = re.compile(r"['`]az |\b(?:softhsm2-util|pkcs11-tool) --")
 
 # Where the core's hint names the options of a file or an authority, a command that works on a
 # profile needs the profile's settings changed instead: the options named → the hint to give.

@@ -72,9 +72,11 @@ _CATALOGUE = {
     7000222: (
         "The client secret{from_secret} of {app} has expired.",
         "Create a new secret with " + _NEW_SECRET + "{into_secret}; or better, switch to a "
-        "certificate, which lives up to 3 years and can be rotated automatically: create one "
-        "with `az entracert cert create`, then register it with `az entracert app cert add "
-        "--profile {profile} --file {public_cert} --admin-profile ADMIN` (or --use-az-login)."),
+        "certificate, which lives up to 3 years and can be rotated automatically: `az entracert "
+        "cert create --subject CN={profile} --out {profile}.pfx`, register it with `az entracert "
+        "app cert add --profile {profile} --file {profile}.cer --admin-profile ADMIN` (or "
+        "--use-az-login), then sign in with it: `az entracert profile update --name {profile} "
+        "--certificate {profile}.pfx`."),
     7000218: (
         "The token request carried no credential: neither a client assertion nor a client secret.",
         "Check that the profile names a certificate (`az entracert profile show --name "
