@@ -392,6 +392,9 @@ EMULATOR_HINTS = (
      "DISPLAY_NAME, certificates=[...]), or sign in with the key it was created with."),
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'])")
+# The plugin never prompts (a test run has no terminal to ask at), so the core's offer of a
+# prompt sends a pytest user nowhere: only the options that name a source are left.
+_PROMPT_OFFER = re.compile(r",? \(?or run in a terminal to be prompted\)?")
 
 
 def explain(error, name=None, *, hints=SETTING_HINTS, called="the configured identity",
@@ -400,13 +403,16 @@ def explain(error, name=None, *, hints=SETTING_HINTS, called="the configured ide
     it was about when that is no stored profile (None for a stored one): commands naming it give
     way to ``hints``, and "profile 'NAME'" to ``called``. For an ``emulated`` identity every az
     command does: none of them reaches the emulator's tenant."""
-    if name is None or not error.hint:
+    if not error.hint:
         return str(error)
+    offered = _PROMPT_OFFER.sub("", error.hint)
+    if name is None:
+        return f"{error.message} {offered}"
     named = re.compile(r"[`']az [^`']*[`']" if emulated else
                        rf"[`']az entracert [^`']*--(?:name|profile) {re.escape(name)}"
                        rf"(?=[\s`'])[^`']*[`']")
     hint = []
-    for sentence in _SENTENCE_END.split(error.hint):
+    for sentence in _SENTENCE_END.split(offered):
         # "Register it ...: `az entracert app cert add --profile pytest ...`, or `az ad ...`":
         # keep the alternative that exists
         sentence = re.sub(named.pattern + r"(?: \([^)]*\))?, or (?=`)", "", sentence)

@@ -239,13 +239,13 @@ class EntraTokenFactory:
                                   emulated=True)
         configured = self.config.profile
         if profile is not None or configured is None:  # a stored profile, or a core Profile
-            return str(error)
+            return config.explain(error)
         if self.config.mode == "emulator":
             return config.explain(error, configured.name, hints=config.EMULATOR_HINTS,
                                   called="the emulator's test application", emulated=True)
         if configured.name == config.EXPLICIT_PROFILE:
             return config.explain(error, configured.name)
-        return str(error)
+        return config.explain(error)
 
     def __repr__(self):
         return (f"EntraTokenFactory(mode={self.config.mode!r}, client_id={self.config.client_id!r},"
