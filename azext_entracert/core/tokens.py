@@ -35,6 +35,7 @@ from .errors import (
     InputFileError,
     NetworkError,
     PasswordError,
+    StoreError,
 )
 from .times import iso_z
 
@@ -297,6 +298,12 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
         raise _unreadable_certificate(profile, exc) from exc
     except PasswordError as exc:
         raise _password_hint(profile, credential, exc) from exc
+    except StoreError as exc:  # the store's own words, and which profile asked
+        raise StoreError(
+            f"{exc.message} (Profile '{profile.name}' reads its certificate from the store.)",
+            thumbprint=exc.thumbprint,
+            hint=f"{exc.hint} Or give the profile another source: 'az entracert profile update "
+                 f"--name {profile.name} --thumbprint X' (or --certificate PATH).") from exc
     if not loaded.has_private_key:
         raise CertificateError(
             f"The certificate file '{loaded.source}' of profile '{profile.name}' holds no private "

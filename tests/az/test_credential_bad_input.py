@@ -201,8 +201,9 @@ def test_a_damaged_store_names_the_file_and_the_fix_at_token_get_and_is_left_as_
     store.remove(entry.thumbprint)  # as 'store remove' does, while a profile still names it
     before = on_disk(user.folder)
     removed = user("entracert", "token", "get", "--profile", "stored", check=False)
-    refused(removed, f"holds no certificate with thumbprint {entry.thumbprint} (1 stored)",
-            "az entracert store import --file")
+    refused(removed, f"holds no certificate with thumbprint {entry.thumbprint} (1 stored). "
+            "(Profile 'stored' reads its certificate from the store.)",
+            "az entracert store import --file", "profile update --name stored --thumbprint")
     assert on_disk(user.folder) == before
 
 
