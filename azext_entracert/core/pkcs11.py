@@ -24,7 +24,7 @@ from .pkcs11_uri import LIBRARY_ATTRIBUTES, TOKEN_ATTRIBUTES
 # Debian/Ubuntu's softhsm2 package; other modules (a vendor's HSM library) are given by path.
 SOFTHSM2_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 _HASHES = ("sha256", "sha384", "sha512")
-# The logins this process holds, by (module, token): [the session that logged in, how many of
+# The logins this process holds, by (module, slot): [the session that logged in, how many of
 # our sessions use it]. PKCS#11 shares a login among all of a process's sessions and ends it for
 # all when the session that made it closes; so a session of its own logs in, kept while any of
 # ours is open, and sessions opened meanwhile join without reading the PIN again: a PIN typed
@@ -69,7 +69,7 @@ def open_session(module, token, pin, *, write=False, selectors=()):
             hint="Give the path of a PKCS#11 shared library (.so) built for this machine.") from exc
     found = _find_token(library, module, token, selectors)
     token = found.label
-    login = (os.path.realpath(module), token)
+    login = (os.path.realpath(module), found.slot.slot_id)  # two tokens may share a label
     try:
         with _LOGINS_LOCK:
             if login not in _LOGINS:

@@ -214,3 +214,56 @@ def test_a_uri_profile_gets_a_token_from_the_emulator_by_serial_alone(
     finally:
         gc.enable()
     assert emulator.verify_access_token(token.token)["appid"] == app["appId"]
+
+
+def test_two_tokens_sharing_a_label_keep_their_own_logins(softhsm, tmp_path):
+    """Logged in to one token, the process must still ask the other (same label, told apart by
+    serial) for its own PIN: a wrong one is refused. In a process of its own, since SoftHSM2
+    reads its configuration once per process."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "twins"
+    (folder / "tokens").mkdir(parents=True)
+    conf = folder / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n")
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    for pin in ("1111", "2222"):
+        subprocess.run([shutil.which("softhsm2-util"), "--init-token", "--free", "--label",
+                        "twin", "--pin", pin, "--so-pin", "5678"],
+                       check=True, capture_output=True, env=env)
+    script = f"""
+import pkcs11
+from azext_entracert.core import pkcs11 as p11
+from azext_entracert.core.errors import PasswordError
+from azext_entracert.core.secrets import PasswordSource
+library = pkcs11.lib({os.path.realpath(softhsm)!r})
+serials = sorted(s.get_token().serial.decode().strip()
+                 for s in library.get_slots(token_present=True)
+                 if s.get_token().label.strip() == "twin")
+assert len(serials) == 2, serials
+pins = {{}}
+for serial in serials:  # which PIN opens which token
+    for pin in ("1111", "2222"):
+        try:
+            with p11.open_session({softhsm!r}, None, PasswordSource.from_prompt(lambda _t: pin),
+                                  selectors=(("serial", serial),)):
+                pins[serial] = pin
+        except PasswordError:
+            pass
+first, second = serials
+with p11.open_session({softhsm!r}, None, PasswordSource.from_prompt(lambda _t: pins[first]),
+                      selectors=(("serial", first),)):
+    try:
+        with p11.open_session({softhsm!r}, None, PasswordSource.from_prompt(
+                lambda _t: pins[first]), selectors=(("serial", second),)):
+            print("joined")
+    except PasswordError:
+        print("refused")
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused"
