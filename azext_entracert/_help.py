@@ -242,6 +242,9 @@ examples:
     text: az entracert profile update --name ci --thumbprint 3AF2910B7C44E518
   - name: Read a PKCS#11 profile's PIN from a file instead.
     text: az entracert profile update --name hsm --pin-file ~/.secrets/hsm-pin
+  - name: Point a profile at a key on a token by its PKCS#11 URI (RFC 7512).
+    text: az entracert profile update --name hsm --pkcs11-uri
+      "pkcs11:token=entracert;object=my-app?module-name=softhsm2&pin-source=file:/path/pin"
   - name: Switch a development profile to a client secret held in an environment variable.
     text: az entracert profile update --name dev --client-secret-env DEV_CLIENT_SECRET
   - name: Move a client-secret profile to a certificate (registered with 'app cert add').

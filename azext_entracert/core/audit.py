@@ -1,9 +1,9 @@
 """The audit trail, ``audit.jsonl``: one JSON line per token acquisition, Graph change or failure.
 
 Each line records who asked for what and how it went (time, profile, tenant, client id, the
-certificate's SHA-256 thumbprint and serial, the credential kind ("certificate" or
-"client-secret", on token lines), scopes, outcome, AADSTS code, correlation id), never a
-token, key or password.
+certificate's SHA-256 thumbprint and serial, the credential kind ("certificate" for a file or
+a base64 PFX, "stored-certificate", "pkcs11-key" or "client-secret", on token lines), scopes,
+outcome, AADSTS code, correlation id), never a token, key or password.
 
 A change made through Microsoft Graph (``source`` "graph") also records ``appId``, the application
 changed, and ``actor``, the identity that called Graph: ``{"type": "profile", "name", "clientId",

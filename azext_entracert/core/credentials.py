@@ -131,6 +131,7 @@ class StoreThumbprint(CredentialSource):
     """A certificate in entracert's store, named by thumbprint (any pasted form); the store
     keeps the password source it was imported with, so the profile names none."""
 
+    kind = "stored-certificate"
     store_thumbprint: str
 
     def __post_init__(self):
@@ -173,6 +174,7 @@ class Pkcs11Key(CredentialSource):
     (and the PIN file of its pin-source) are taken from it, and a profile records only the URI;
     a label or module given besides must agree with it."""
 
+    kind = "pkcs11-key"
     pkcs11_module: str = None
     pkcs11_token: str = None
     pkcs11_key: str = None
@@ -222,12 +224,13 @@ class Pkcs11Key(CredentialSource):
             if given and (given != value if name in ("pkcs11_token", "pkcs11_key") else
                           value and os.path.realpath(given) != os.path.realpath(value)):
                 raise ConfigurationError(
-                    f"{_option(name)} '{given}' does not agree with --pkcs11-uri, which names "
-                    f"'{value}'." if value else f"{_option(name)} cannot be used with a PKCS#11 "
-                    "URI that names no token label.",
+                    f"{option_name(name)} '{given}' does not agree with --pkcs11-uri, which "
+                    f"names '{value}'." if value else f"{option_name(name)} cannot be used with a "
+                    "PKCS#11 URI that names no token label.",
                     hint="Give the key by --pkcs11-uri alone (with --pin-env or --pin-file "
                          "when it has no pin-source).")
             object.__setattr__(self, name, value or given)
+        object.__setattr__(self, "pkcs11_uri", uri.text())  # what was read, nothing else
 
     @functools.cached_property
     def uri(self):
@@ -395,12 +398,12 @@ def from_fields(values):
     extra = sorted(name for name in FIELDS if values.get(name) and name not in names)
     if extra:
         raise ConfigurationError(
-            f"{', '.join(map(_option, extra))} cannot be used with {_option(marked[0])}.",
+            f"{', '.join(map(option_name, extra))} cannot be used with {option_name(marked[0])}.",
             hint="A separate key file goes with a certificate file (--certificate PATH).")
     return kind(**{name: values.get(name) for name in names})
 
 
-def _option(field):
+def option_name(field):
     """The command-line option that sets profile field ``field``."""
     return "--thumbprint" if field == "store_thumbprint" else "--" + field.replace("_", "-")
 

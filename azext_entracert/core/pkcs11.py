@@ -87,9 +87,9 @@ def open_session(module, token, pin, *, write=False, selectors=()):
     finally:
         _forget_openssl_errors()
     try:
-        with session:
-            yield session
+        yield session
     finally:
+        _close(session)
         _release(login)
 
 
@@ -127,7 +127,17 @@ def _release(login):
         if not held[1]:
             del _LOGINS[login]
             if held[0] is not None:
-                held[0].close()
+                _close(held[0])
+
+
+def _close(session):
+    """Close ``session``; a token already gone (unplugged: CKR_DEVICE_REMOVED) has nothing left
+    to close, and its error must not hide the one that brought us here, nor print a traceback
+    from a finaliser."""
+    from pkcs11 import exceptions
+
+    with contextlib.suppress(exceptions.PKCS11Error):
+        session.close()
 
 
 def _forget_openssl_errors():

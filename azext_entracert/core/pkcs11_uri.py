@@ -52,6 +52,29 @@ class Pkcs11Uri:
     key_id: bytes = None
     pin_file: str = None
     selectors: tuple = ()
+    module_name: str = None    # the p11-kit name ``module`` was found by, kept for the record
+    kind: str = None           # its ``type``, when given
+
+    def text(self):
+        """The URI rebuilt from what was read, as a profile records and shows it: attributes
+        that were ignored (an unknown query one could hold a PIN) are not carried along."""
+        from urllib.parse import quote, quote_from_bytes
+
+        path = [("token", self.token), *self.selectors, ("object", self.key),
+                ("type", self.kind)]
+        attributes = [f"{name}={quote(value, safe='')}" for name, value in path if value]
+        if self.key_id:
+            attributes.insert(-1 if self.kind else len(attributes),
+                              f"id={quote_from_bytes(self.key_id, safe='')}")
+        query = [("module-name", self.module_name) if self.module_name else
+                 ("module-path", self.module),
+                 ("pin-source", self.pin_file and "file:" + self.pin_file)]
+        return "pkcs11:" + ";".join(attributes) + "?" + "&".join(
+            f"{name}={quote(value, safe='/:')}" for name, value in query if value)
+
+    def with_object(self, label):
+        """The same token's key pair labelled ``label``, with no ``id`` (a new pair has its own)."""
+        return dataclasses.replace(self, key=label, key_id=None)
 
 
 def parse_uri(text):
@@ -88,9 +111,9 @@ def parse_uri(text):
                        hint=f"Supported: {', '.join(sorted(_PATH_ATTRIBUTES))}. {URI_EXAMPLE}")
             if name in found:  # RFC 7512, section 2.3: each attribute at most once
                 refuse(f"repeats the attribute '{name}'", hint="Give each attribute once.")
-            try:
-                found[name] = unquote_to_bytes(value) if name == "id" else \
-                    unquote(value, errors="strict")
+            try:  # pin-source is a URI of its own, decoded after it is split
+                found[name] = unquote_to_bytes(value) if name == "id" else value \
+                    if name == "pin-source" else unquote(value, errors="strict")
             except UnicodeDecodeError:
                 refuse(f"has '{shown}', whose value is not UTF-8 once percent-decoded")
     return _uri_value(found, refuse)
@@ -129,7 +152,8 @@ def _uri_value(found, refuse):
         module=module, token=found.get("token"), key=found["object"], key_id=found.get("id"),
         pin_file=_pin_file(found["pin-source"], refuse) if "pin-source" in found else None,
         selectors=tuple((name, value) for name, value in found.items()
-                        if name in TOKEN_ATTRIBUTES or name in LIBRARY_ATTRIBUTES))
+                        if name in TOKEN_ATTRIBUTES or name in LIBRARY_ATTRIBUTES),
+        module_name=found.get("module-name"), kind=found.get("type"))
 
 
 def _p11_kit_module(name, refuse):
@@ -165,16 +189,17 @@ def p11_kit_module_dirs():
 
 
 def _pin_file(source, refuse):
-    """The PIN file a pin-source names: a file: URI (RFC 8089) or a plain path."""
-    from urllib.parse import urlsplit
+    """The PIN file a pin-source names: a file: URI (RFC 8089) or a plain path, still
+    percent-encoded (so that an encoded '?' or '#' is part of the name, not a delimiter)."""
+    from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(source)
     if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path:
-        return parts.path
+        return unquote(parts.path)
     if parts.scheme:
-        refuse(f"has pin-source={source}, which is neither a file: URI nor a path",
+        refuse(f"has pin-source={unquote(source)}, which is neither a file: URI nor a path",
                hint="Use pin-source=file:/path/pin (a file holding the PIN).")
-    return _absolute("pin-source", source, refuse)
+    return _absolute("pin-source", unquote(source), refuse)
 
 
 def _absolute(name, path, refuse):

@@ -462,10 +462,10 @@ def updated_credential(profile, given):
     foreign = [name for name in given if name not in own]
     if foreign:
         raise ConfigurationError(
-            f"{credentials._option(foreign[0])} cannot be used with profile '{profile.name}', "
+            f"{credentials.option_name(foreign[0])} cannot be used with profile '{profile.name}', "
             f"which signs in with {old.describe()}.",
             hint="To switch it to another kind, give the new source with its options: "
-                 + ", ".join(map(credentials._option, credentials.KINDS)) + ".")
+                 + ", ".join(map(credentials.option_name, credentials.KINDS)) + ".")
     replaced = {name: None for field in given for name in _REPLACES.get(field, ())}
     return dataclasses.replace(old, **{**replaced, **given})
 

@@ -247,18 +247,10 @@ def _undated(name):
 
 
 def relabelled(source, label):
-    """The PKCS#11 key ``source`` with key label ``label``, on the same token. A URI names the
-    new label as its ``object``, and no ``id``: each key pair has a CKA_ID of its own."""
-    from urllib.parse import quote
-
-    if not source.pkcs11_uri:
-        return dataclasses.replace(source, pkcs11_key=label)
-    path, mark, query = source.pkcs11_uri.partition("?")
-    scheme, _, attributes = path.partition(":")
-    kept = [a for a in attributes.split(";") if a and a.partition("=")[0] not in ("object", "id")]
-    kept.append("object=" + quote(label, safe=""))
-    uri = f"{scheme}:{';'.join(kept)}{mark}{query}"
-    return dataclasses.replace(source, pkcs11_uri=uri, pkcs11_key=label)
+    """The PKCS#11 key ``source`` with key label ``label``, on the same token (a URI names it
+    as its ``object``, without the old pair's ``id``)."""
+    uri = source.uri.with_object(label).text() if source.uri else None
+    return dataclasses.replace(source, pkcs11_key=label, pkcs11_uri=uri)
 
 
 def _csr_paths(out):

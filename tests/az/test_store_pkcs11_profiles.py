@@ -77,6 +77,8 @@ def test_a_profile_on_a_stored_certificate_gets_a_token_and_a_cache_hit_reads_no
     got = store_az("entracert", "token", "get", "--profile", "stored", env=env).out
     assert got["source"] == "network"
     assert emulator.verify_access_token(got["accessToken"])["appid"] == app.app_id
+    [line] = store_az("entracert", "audit", "list", "--profile", "stored").out
+    assert line["credential"] == "stored-certificate"
     # A cache hit reads no certificate: without the store's password it still answers.
     assert store_az("entracert", "token", "get", "--profile", "stored").out["source"] == "cache"
     # A new token opens the stored PFX with the source the store recorded, and says which.

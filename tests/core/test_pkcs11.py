@@ -115,6 +115,28 @@ def test_an_assertion_signed_in_the_token_gets_a_token_from_the_emulator(
     assert jwt.get_unverified_header(signed[0])["alg"] == ("RS256" if legacy_sha1 else "PS256")
 
 
+@pytest.mark.parametrize("legacy_sha1, sent", [(False, "PS256 x5t#S256"), (True, "RS256 x5t")])
+def test_a_token_profile_signs_as_its_profile_says_and_is_audited_as_a_token_key(
+        hsm_key, softhsm, pin, emulator, tmp_path, legacy_sha1, sent):
+    """Through a profile, as ``token get`` runs it: PS256 by default, RS256 with
+    ``--legacy-sha1``, as the emulator saw it; the audit line names the kind."""
+    from azext_entracert.core import audit, profiles, tokens
+    from azext_entracert.core.credentials import Pkcs11Key
+
+    label, certificate = hsm_key
+    app = emulator.create_application(unique("hsm-profile"), certificates=[certificate])
+    profile = profiles.new_profile(
+        "hsm", tenant=emulator.tenant_id, client_id=app["appId"], legacy_sha1=legacy_sha1,
+        credential=Pkcs11Key(pkcs11_module=softhsm, pkcs11_token=TOKEN, pkcs11_key=label,
+                             pin_env="TEST_HSM_PIN"),
+        authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle)
+    emulator.clear_log()
+    tokens.acquire(profile, directory=tmp_path)
+    [request] = [r for r in emulator.requests_log() if r["path"].endswith("/token")]
+    assert request["credential"].startswith(sent) and request["status"] == 200
+    assert audit.read(tmp_path)[-1]["credential"] == "pkcs11-key"
+
+
 # --- Bad input: each a clear error with the fix ------------------------------------------------
 
 def test_a_wrong_pin_is_a_password_error_naming_its_source(softhsm, monkeypatch):
