@@ -173,6 +173,8 @@ def file_lock(path, *, timeout=30):
                             flags=portalocker.LOCK_EX | portalocker.LOCK_NB)
     try:
         lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Made private first: portalocker would create it with the umask's mode (often 0644).
+        os.close(os.open(lock_path, os.O_WRONLY | os.O_CREAT, PRIVATE))
         lock.acquire()
     except portalocker.LockException as exc:
         raise OutputError(

@@ -43,7 +43,11 @@ def test_an_encrypted_pfx_is_stored_as_imported_private_and_records_only_the_sou
         store, pfx, monkeypatch):
     path, loaded = pfx
     monkeypatch.setenv("STORE_PW", PASSWORD.decode())
-    entry, created = store.import_certificate(path, password_env="STORE_PW")
+    umask = os.umask(0o022)  # the usual one, under which the index's lock file was 0644
+    try:
+        entry, created = store.import_certificate(path, password_env="STORE_PW")
+    finally:
+        os.umask(umask)
 
     assert created and entry.encrypted and entry.password_env == "STORE_PW"
     assert (entry.thumbprint, entry.thumbprint_sha256) == (loaded.thumbprint,
@@ -51,8 +55,10 @@ def test_an_encrypted_pfx_is_stored_as_imported_private_and_records_only_the_sou
     kept = store.folder / entry.file
     assert kept.read_bytes() == path.read_bytes()  # still encrypted: no plaintext key on disk
     assert stat.S_IMODE(store.folder.stat().st_mode) == 0o700
-    for file in (kept, store.index_path):
-        assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    files = list(store.folder.iterdir())
+    assert {kept, store.index_path} <= set(files)  # and the index's lock file beside them
+    for file in files:
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
     assert PASSWORD.decode() not in store.index_path.read_text()
 
 
