@@ -2,7 +2,8 @@
 
 azure-cli builds it on every run that may touch our commands, so it stays cheap: the command table
 (``commands``), the arguments (``_params``) and the help texts are imported inside its methods, and
-the command functions (``custom``) only when a command actually runs.
+the command functions (``custom``) only when a command actually runs, the error mapping
+(``_errors``) only when one fails.
 """
 from azure.cli.core import AzCommandsLoader
 
@@ -25,17 +26,25 @@ class EntraCertCommandsLoader(AzCommandsLoader):
     def load_command_table(self, args):
         import functools
 
-        from ._errors import raise_az_error
         from .commands import load_command_table
 
         load_command_table(self, args)
-        # Each command's errors are mapped knowing the command, so that a hint names only
-        # options it has (see _errors.fit_hint).
+        # Every core error leaves a command as azure-cli's own error type, with the core's hint
+        # as recommendation, mapped knowing the command so that a hint names only options it has
+        # (see _errors).
         for command in self.command_table.values():
-            command.exception_handler = functools.partial(raise_az_error, command=command)
+            command.exception_handler = functools.partial(_raise_az_error, command=command)
         return self.command_table
 
     def load_arguments(self, command):
         from ._params import load_arguments
 
         load_arguments(self, command)
+
+
+def _raise_az_error(exc, command):
+    """The exception handler of every command: imports the error mapping (and the core's errors)
+    only when a command fails, not on every az run."""
+    from ._errors import raise_az_error
+
+    raise_az_error(exc, command=command)

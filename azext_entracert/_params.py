@@ -11,16 +11,29 @@ _HASHES = ["sha256", "sha384", "sha512"]
 _CLOUDS = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]
 
 
-def load_arguments(loader, _command):
+def load_arguments(loader, command):
     from azure.cli.core.commands.parameters import get_enum_type
 
-    _certificate_arguments(loader, get_enum_type)
-    _profile_arguments(loader, get_enum_type)
-    _token_arguments(loader)
-    _lifecycle_arguments(loader)
-    _app_arguments(loader, get_enum_type)
-    _store_arguments(loader)
-    _emulator_arguments(loader)
+    def runs(*groups):
+        # az loads the arguments of the one command it runs (those of all with skip_applicability,
+        # or no command): the groups it is not in are skipped whole, not argument by argument by
+        # azure-cli. tests/az/test_loader.py checks that each command still gets all of its own.
+        return loader.skip_applicability or not command or command.startswith(groups)
+
+    if runs("entracert cert"):
+        _certificate_arguments(loader, get_enum_type)
+    if runs("entracert profile"):
+        _profile_arguments(loader, get_enum_type)
+    if runs("entracert token", "entracert audit"):
+        _token_arguments(loader)
+    if runs("entracert app cert", "entracert cert rotate", "entracert cert check-revocation"):
+        _lifecycle_arguments(loader)
+    if runs("entracert app"):
+        _app_arguments(loader, get_enum_type)
+    if runs("entracert store"):
+        _store_arguments(loader)
+    if runs("entracert emulator"):
+        _emulator_arguments(loader)
     _without_subscription(loader)
 
 

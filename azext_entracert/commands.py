@@ -3,16 +3,13 @@
 revocation), ``custom_app`` (applications, their permissions and client secrets),
 ``custom_store`` (the certificate store) and ``custom_emulator`` (the emulator as a background
 service)."""
-from ._errors import raise_az_error
 from ._support import confirm_on_terminal
 
 
 def load_command_table(loader, _args):
     from azure.cli.core.commands import CliCommandType
 
-    # exception_handler: every core error leaves the command as azure-cli's own error type (with
-    # the core's hint as recommendation), mapped in one place (_errors).
-    with loader.command_group("entracert cert", exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert cert") as group:
         group.custom_command("create", "cert_create", table_transformer=_certificate_row)
         group.custom_command("csr", "cert_csr")
         group.custom_command("assemble", "cert_assemble", table_transformer=_certificate_row)
@@ -21,8 +18,7 @@ def load_command_table(loader, _args):
         group.custom_command("convert", "cert_convert")
 
     tokens = CliCommandType(operations_tmpl="azext_entracert.custom_tokens#{}")
-    with loader.command_group("entracert profile", custom_command_type=tokens,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert profile", custom_command_type=tokens) as group:
         group.custom_command("create", "profile_create", table_transformer=_profile_row)
         group.custom_command("list", "profile_list", table_transformer=_profiles_table)
         group.custom_show_command("show", "profile_show", table_transformer=_profile_row)
@@ -33,26 +29,22 @@ def load_command_table(loader, _args):
         group.custom_command("export", "profile_export")
         group.custom_command("import", "profile_import", table_transformer=_profile_row)
 
-    with loader.command_group("entracert token", custom_command_type=tokens,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert token", custom_command_type=tokens) as group:
         group.custom_command("get", "token_get", table_transformer=_token_row)
         group.custom_command("refresh", "token_refresh", table_transformer=_token_row)
         group.custom_command("inspect", "token_inspect", table_transformer=_inspect_row)
         group.custom_command("clear", "token_clear")
 
-    with loader.command_group("entracert audit", custom_command_type=tokens,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert audit", custom_command_type=tokens) as group:
         group.custom_command("list", "audit_list", table_transformer=_audit_table)
 
     lifecycle = CliCommandType(operations_tmpl="azext_entracert.custom_lifecycle#{}")
-    with loader.command_group("entracert cert", custom_command_type=lifecycle,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert cert", custom_command_type=lifecycle) as group:
         group.custom_command("rotate", "cert_rotate", table_transformer=_rotation_steps)
         group.custom_command("check-revocation", "cert_check_revocation",
                              table_transformer=_revocation_row)
 
-    with loader.command_group("entracert app cert", custom_command_type=lifecycle,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert app cert", custom_command_type=lifecycle) as group:
         group.custom_command("list", "app_cert_list", table_transformer=_app_certs_table)
         group.custom_command("add", "app_cert_add", table_transformer=_app_cert_row)
         group.custom_command("remove", "app_cert_remove", confirmation=confirm_on_terminal,
@@ -60,23 +52,20 @@ def load_command_table(loader, _args):
         group.custom_command("expiring", "app_cert_expiring", table_transformer=_expiring_table)
 
     apps = CliCommandType(operations_tmpl="azext_entracert.custom_app#{}")
-    with loader.command_group("entracert app", custom_command_type=apps,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert app", custom_command_type=apps) as group:
         group.custom_command("create", "app_create", table_transformer=_app_created_row)
         group.custom_show_command("show", "app_show", table_transformer=_app_row)
         group.custom_command("list", "app_list", table_transformer=_apps_table)
         group.custom_command("delete", "app_delete", confirmation=confirm_on_terminal)
 
-    with loader.command_group("entracert app permission", custom_command_type=apps,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert app permission", custom_command_type=apps) as group:
         group.custom_command("add", "app_permission_add", table_transformer=_permission_row)
         group.custom_command("list", "app_permission_list",
                              table_transformer=lambda rows: [_permission_row(r) for r in rows])
         group.custom_command("remove", "app_permission_remove",
                              table_transformer=_permission_row)
 
-    with loader.command_group("entracert app secret", custom_command_type=apps,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert app secret", custom_command_type=apps) as group:
         group.custom_command("add", "app_secret_add", table_transformer=_secret_row)
         group.custom_command("list", "app_secret_list",
                              table_transformer=lambda rows: [_secret_row(r) for r in rows])
@@ -84,8 +73,7 @@ def load_command_table(loader, _args):
                              table_transformer=lambda result: _secret_row(result["removed"]))
 
     stored = CliCommandType(operations_tmpl="azext_entracert.custom_store#{}")
-    with loader.command_group("entracert store", custom_command_type=stored,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert store", custom_command_type=stored) as group:
         group.custom_command("import", "store_import", table_transformer=_stored_row)
         group.custom_command("list", "store_list",
                              table_transformer=lambda rows: [_stored_row(r) for r in rows])
@@ -94,8 +82,7 @@ def load_command_table(loader, _args):
                              table_transformer=lambda result: _stored_row(result["removed"]))
 
     service = CliCommandType(operations_tmpl="azext_entracert.custom_emulator#{}")
-    with loader.command_group("entracert emulator", custom_command_type=service,
-                              exception_handler=raise_az_error) as group:
+    with loader.command_group("entracert emulator", custom_command_type=service) as group:
         group.custom_command("start", "emulator_start", table_transformer=_emulator_row)
         group.custom_command("status", "emulator_status", table_transformer=_emulator_row)
         group.custom_show_command("show", "emulator_show", table_transformer=_emulator_row)

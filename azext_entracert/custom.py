@@ -3,8 +3,8 @@
 Each function checks what only the command line can know (which options were combined, whether a
 terminal is attached to prompt on), calls the core, and returns JSON-able data so that
 ``-o json|yaml|table|tsv`` and ``--query`` work. Core errors are turned into azure-cli errors by
-the command group's exception handler (``_errors``). The core imports cryptography lazily, so
-importing this module stays cheap too.
+the exception handler the loader gives each command (``_errors``). The core imports cryptography
+lazily, so importing this module stays cheap too.
 """
 from knack.log import get_logger
 

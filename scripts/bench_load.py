@@ -7,7 +7,7 @@ Each sample is then a fresh interpreter that first sets up what az has on every 
 for our extension when a run touches it:
 
 - ``loader``: import the package, resolve ``COMMAND_LOADER_CLS``, build the loader (help texts);
-- ``table``: load the command table (``commands``, ``_errors``);
+- ``table``: load the command table (``commands``; ``_errors`` only when a command fails);
 - ``arguments``: load the arguments of the one command being run (``_params``, and ``custom``
   imported to read the function signature), as az does for a single command.
 
