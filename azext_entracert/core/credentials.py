@@ -24,6 +24,7 @@ class CredentialSource:
     """What every kind shares: the source of the password of what it reads."""
 
     kind = "certificate"  # what the audit trail records (not a field: never stored)
+    on_device = False  # the key lives on a device (a token): a rotation makes the new key there
     password_env: str = None
     password_file: str = None
 
@@ -32,6 +33,11 @@ class CredentialSource:
         from .secrets import password_source
 
         return password_source(env=self.password_env, file=self.password_file, prompt=prompt)
+
+    def unlocking(self, path):
+        """What unlocks ``path`` (the file a password error names): its ``PasswordSource`` and
+        the profile options that name that source, ``(env_option, file_option)``."""
+        return self.password(), ("--password-env", "--password-file")
 
     def describe(self):
         """One line naming where the credential comes from (paths and variable names only)."""
@@ -87,6 +93,11 @@ class CertificateFile(CredentialSource):
             return None
         return password_source(env=self.key_password_env, file=self.key_password_file,
                                prompt=prompt)
+
+    def unlocking(self, path):
+        if self.key_file and path and Path(path) == Path(self.key_file):
+            return self.key_password(), ("--key-password-env", "--key-password-file")
+        return super().unlocking(path)
 
     def describe(self):
         if self.key_file:
@@ -175,6 +186,7 @@ class Pkcs11Key(CredentialSource):
     a label or module given besides must agree with it."""
 
     kind = "pkcs11-key"
+    on_device = True
     pkcs11_module: str = None
     pkcs11_token: str = None
     pkcs11_key: str = None
@@ -249,6 +261,9 @@ class Pkcs11Key(CredentialSource):
         from .secrets import password_source
 
         return password_source(env=self.pin_env, file=self.pin_file, prompt=prompt)
+
+    def unlocking(self, path):
+        return self.pin(), ("--pin-env", "--pin-file")
 
     def open(self, prompt=None, *, write=False):
         """A logged-in session on the key's token (a context manager), the URI's token

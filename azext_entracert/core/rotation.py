@@ -110,9 +110,7 @@ class _Rotation:
     @property
     def token_key(self):
         """The new key's label on the profile's PKCS#11 token (None for a PFX)."""
-        from .credentials import Pkcs11Key
-
-        return self.source.pkcs11_key if isinstance(self.source, Pkcs11Key) else None
+        return self.source.pkcs11_key if self.source.on_device else None
 
     @property
     def out(self):
@@ -409,17 +407,9 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     ``timeout`` bounds each Graph answer (seconds); ``verify_timeout`` the wait for Entra ID to
     accept the new key, with pauses from ``verify_delay`` doubling up to 30 s.
     """
-    from . import certgen
-    from .credentials import Pkcs11Key
-
     waits = {"timeout": timeout, "verify_timeout": verify_timeout, "verify_delay": verify_delay}
     profile = store.get(name)
-    pending = KnownKeys(directory).pending(profile.client_id)
-    if pending and pending.get("profile") != name:
-        raise ConfigurationError(
-            f"Application {profile.client_id} has an unfinished rotation, started with profile "
-            f"'{pending.get('profile')}'.",
-            hint=f"Finish it first: az entracert cert rotate --profile {pending.get('profile')}")
+    pending = _pending(profile, name, directory)
     if pending and pending.get("stage") != "csr":
         if dry_run:
             return _pending_plan(profile, pending)
@@ -427,14 +417,8 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
         if finished is not None:
             return finished
         pending = None
-    if complete:
-        if not pending:
-            raise ConfigurationError(
-                f"Profile '{name}' has no certificate request waiting for its CA.",
-                hint=f"Start with 'az entracert cert rotate --profile {name} --csr'.")
-        out, keep_old = pending["certificate"], pending.get("keepOld", False)
-        password_env, password_file = pending.get("passwordEnv"), pending.get("passwordFile")
-        no_password = not (password_env or password_file) and not pending.get("encrypted")
+    if complete:  # the new PFX as the request's run decided it
+        out, keep_old, password_env, password_file, no_password = _requested(name, pending)
     elif pending and not csr:
         raise ConfigurationError(
             f"Profile '{name}' is waiting for the CA to sign the request {pending['csr']}.",
@@ -452,22 +436,8 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     if csr:
         return {**summary, **write_request(profile, plan, directory)}
 
-    source = plan.new_source
-    if isinstance(source, Pkcs11Key):  # a new key made on the token: it never leaves it
-        from . import pkcs11
-
-        # Both join the login of the current key's session (``plan.current``): no PIN again.
-        pkcs11.create_on_token(source, plan.subject, days=plan.days, key_size=plan.key_size,
-                               sans=[certgen.parse_san(s) for s in plan.sans], prompt=prompt)
-        new = source.load(prompt=prompt)
-    else:
-        new = assemble(plan, pending) if complete else certgen.create_self_signed(
-            plan.subject, sans=plan.sans, key_size=plan.key_size, days=plan.days)
-    if plan.stored:  # the store names its PFX by thumbprint, known now
-        from .store import CertificateStore
-
-        source = dataclasses.replace(
-            source, certificate=str(CertificateStore().folder / f"{new.thumbprint}.pfx"))
+    new, source = _made(plan, pending, prompt)
+    if plan.stored:
         summary["new"]["files"] = {"store": new.thumbprint}
     summary["new"].update(thumbprint=new.thumbprint,
                           subject=new.certificate.subject.rfc4514_string(),
@@ -475,25 +445,67 @@ def rotate(store, name, *, days=None, key_size=None, subject=None, sans=None, ou
     r = _Rotation(store, profile, new, source, plan.object_id, plan.current.thumbprint,
                   plan.old_key_id, keep_old, directory, password=plan.password, prompt=prompt,
                   current=plan.current, restore=pending, stored=plan.stored,
-                  old_token_key=profile.credential.pkcs11_key if isinstance(
-                      source, Pkcs11Key) else None, **waits)
+                  old_token_key=profile.credential.pkcs11_key if source.on_device else None,
+                  **waits)
     _walk(r, [s for s in STEPS if s.name in names])
     summary["new"]["keyId"] = r.key_id
     summary["old"]["removed"] = not keep_old
     return {**summary, "steps": r.steps, "remaining": []}
 
 
+def _pending(profile, name, directory):
+    """The unfinished rotation (or waiting CSR) recorded for ``profile``'s application, if any;
+    one started with another profile of the same application must be finished there first."""
+    pending = KnownKeys(directory).pending(profile.client_id)
+    if pending and pending.get("profile") != name:
+        raise ConfigurationError(
+            f"Application {profile.client_id} has an unfinished rotation, started with profile "
+            f"'{pending.get('profile')}'.",
+            hint=f"Finish it first: az entracert cert rotate --profile {pending.get('profile')}")
+    return pending
+
+
+def _requested(name, pending):
+    """``--complete``: ``out``, ``keep_old``, ``password_env``, ``password_file`` and
+    ``no_password`` as the ``--csr`` run recorded them with its request."""
+    if not pending:
+        raise ConfigurationError(
+            f"Profile '{name}' has no certificate request waiting for its CA.",
+            hint=f"Start with 'az entracert cert rotate --profile {name} --csr'.")
+    password_env, password_file = pending.get("passwordEnv"), pending.get("passwordFile")
+    no_password = not (password_env or password_file) and not pending.get("encrypted")
+    return (pending["certificate"], pending.get("keepOld", False), password_env, password_file,
+            no_password)
+
+
+def _made(plan, pending, prompt):
+    """The new certificate with its key, and its source: a key pair generated on the token (it
+    never leaves it), the CA's certificate joined with the request's key, or a new self-signed
+    one; a stored one's source is the PFX the store names by its thumbprint."""
+    from . import certgen
+
+    source = plan.new_source
+    if source.on_device:
+        from . import pkcs11
+
+        # Both join the login of the current key's session (``plan.current``): no PIN again.
+        pkcs11.create_on_token(source, plan.subject, days=plan.days, key_size=plan.key_size,
+                               sans=[certgen.parse_san(s) for s in plan.sans], prompt=prompt)
+        return source.load(prompt=prompt), source
+    new = assemble(plan, pending) if plan.complete else certgen.create_self_signed(
+        plan.subject, sans=plan.sans, key_size=plan.key_size, days=plan.days)
+    if plan.stored:
+        from .store import CertificateStore
+
+        source = dataclasses.replace(
+            source, certificate=str(CertificateStore().folder / f"{new.thumbprint}.pfx"))
+    return new, source
+
+
 def _resume(store, profile, pending, *, directory, prompt, **waits):
     """Finish the rotation ``pending`` records and return its result; or, when its certificate
     turns out not to be registered, delete its files and return None (a new rotation follows)."""
-    from . import pkcs11
-    from .credentials import CertificateFile
-
-    token_key = pending.get("tokenKey")
-    source = relabelled(profile.credential, token_key) if token_key else CertificateFile(
-        certificate=pending["certificate"], password_env=pending.get("passwordEnv"),
-        password_file=pending.get("passwordFile"))
-    path = None if token_key else Path(source.certificate)
+    source = _pending_source(profile, pending)
     typed = {}
 
     def remembering(text):  # the new certificate's password (or the token's PIN): asked once
@@ -502,33 +514,27 @@ def _resume(store, profile, pending, *, directory, prompt, **waits):
         return typed["password"]
 
     asking = remembering if prompt else None
-    gone = (token_key not in pkcs11.labels(source, prompt=asking)) if token_key \
-        else not path.exists()
-    if gone:
-        KnownKeys(directory).set_pending(profile.client_id, None)
-        logger.warning("The unfinished rotation of profile '%s' to certificate %s cannot be "
-                       "picked up: its %s is gone. If that certificate is registered, remove it "
-                       "with '%s'.", profile.name, pending["thumbprint"],
-                       f"key '{token_key}' on the token" if token_key else f"file {path}",
-                       _remove_command(profile.name, pending["thumbprint"]))
+    if _gone(profile, pending, source, prompt=asking, directory=directory):
         return None
     new = source.load(prompt=asking)
     # A PIN typed is forgotten (``new`` keeps its session logged in); a PFX's password is not.
     password = typed.pop("password", None)
     if new.thumbprint != pending["thumbprint"]:
+        where = f"The key '{source.pkcs11_key}'" if source.on_device else \
+            f"The file {Path(source.certificate)}"
         raise ConfigurationError(
-            f"The file {path} of the unfinished rotation of profile '{profile.name}' now holds "
+            f"{where} of the unfinished rotation of profile '{profile.name}' now holds "
             f"certificate {new.thumbprint}, not {pending['thumbprint']}.",
-            hint="Put the rotation's file back, or remove the record of the unfinished rotation "
-                 f"('pending' in {KnownKeys(directory).path}).")
+            hint="Put the rotation's certificate back, or remove the record of the unfinished "
+                 f"rotation ('pending' in {KnownKeys(directory).path}).")
     logger.warning("Picking up the unfinished rotation of profile '%s' (to certificate %s, "
                    "stopped after step '%s', started %s).", profile.name, new.thumbprint,
                    pending["stage"], pending.get("started"))
     stage = pending["stage"]
     r = _Rotation(store, profile, new, source, pending["objectId"], pending["oldThumbprint"],
                   pending.get("oldKeyId"), pending.get("keepOld", False), directory,
-                  password=password.encode("utf-8") if password and not token_key else None,
-                  prompt=prompt, key_id=pending.get("keyId"), resumed=True,
+                  password=password.encode("utf-8") if password and not source.on_device
+                  else None, prompt=prompt, key_id=pending.get("keyId"), resumed=True,
                   earlier=STEP_NAMES[:STEP_NAMES.index(stage) + 1],
                   registered=None if stage == "write" else True,
                   stored=pending.get("stored", False),
@@ -542,12 +548,49 @@ def _resume(store, profile, pending, *, directory, prompt, **waits):
             raise
         logger.warning("%s A new rotation starts.", exc.message)
         return None
-    return {"profile": profile.name, "appId": profile.client_id, "objectId": r.object_id,
+    return _resumed(r)
+
+
+def _pending_source(profile, pending):
+    """Where the unfinished rotation's new certificate is: a key on the profile's token, or a
+    PFX (in the store: the stored PFX) with its password source."""
+    from .credentials import CertificateFile
+
+    if pending.get("tokenKey"):
+        return relabelled(profile.credential, pending["tokenKey"])
+    return CertificateFile(certificate=pending["certificate"],
+                           password_env=pending.get("passwordEnv"),
+                           password_file=pending.get("passwordFile"))
+
+
+def _gone(profile, pending, source, *, prompt, directory):
+    """Whether the unfinished rotation's key or file is gone; if so its record is dropped, and
+    the user told how to remove its certificate should it be registered."""
+    from . import pkcs11
+
+    if source.on_device:
+        what = f"key '{source.pkcs11_key}' on the token"
+        gone = source.pkcs11_key not in pkcs11.labels(source, prompt=prompt)
+    else:
+        what = f"file {Path(source.certificate)}"
+        gone = not Path(source.certificate).exists()
+    if gone:
+        KnownKeys(directory).set_pending(profile.client_id, None)
+        logger.warning("The unfinished rotation of profile '%s' to certificate %s cannot be "
+                       "picked up: its %s is gone. If that certificate is registered, remove it "
+                       "with '%s'.", profile.name, pending["thumbprint"], what,
+                       _remove_command(profile.name, pending["thumbprint"]))
+    return gone
+
+
+def _resumed(r):
+    """The result of a rotation picked up and finished, shaped like ``rotate``'s."""
+    return {"profile": r.profile.name, "appId": r.profile.client_id, "objectId": r.object_id,
             "old": {"thumbprint": r.old_thumbprint, "keyId": r.old_key_id,
                     "removed": not r.keep_old},
-            "new": {"thumbprint": new.thumbprint, "keyId": r.key_id,
-                    "subject": new.certificate.subject.rfc4514_string(),
-                    "notAfter": iso_z(new.certificate.not_valid_after_utc),
+            "new": {"thumbprint": r.new.thumbprint, "keyId": r.key_id,
+                    "subject": r.new.certificate.subject.rfc4514_string(),
+                    "notAfter": iso_z(r.new.certificate.not_valid_after_utc),
                     "files": {k: str(v) for k, v in r.files.items()}},
             "keepOld": r.keep_old, "dryRun": False, "resumed": True, "steps": r.steps,
             "remaining": []}

@@ -61,11 +61,10 @@ class Plan:
     def summary(self, *, dry_run):
         """The rotation as ``rotate`` reports it before its first step."""
         from .certgen import bundle_paths
-        from .credentials import Pkcs11Key
 
-        on_token = isinstance(self.new_source, Pkcs11Key)
         files = (_csr_paths(self.out) if self.csr else
-                 {"pkcs11Key": self.new_source.pkcs11_key} if on_token else {} if self.stored
+                 {"pkcs11Key": self.new_source.pkcs11_key} if self.new_source.on_device
+                 else {} if self.stored
                  else {k: str(v) for k, v in bundle_paths(self.out).items()})
         return {"profile": self.profile.name, "appId": self.profile.client_id,
                 "objectId": self.object_id,
@@ -79,44 +78,19 @@ class Plan:
 
 def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, password_file,
                   no_password, keep_old, graph, directory, prompt, csr, complete):
-    """Everything decided and checked before the first change; raises if anything is missing."""
-    from . import certgen, certs, tokens
-    from .credentials import CertificateFile, PfxBase64Env, Pkcs11Key, StoreThumbprint
-    from .secrets import password_source
+    """Everything decided and checked before the first change; raises if anything is missing.
 
-    if csr and complete:
-        raise ConfigurationError("--csr and --complete are two separate runs.",
-                                 hint="Run --csr first; --complete once the CA signed it.")
+    The new certificate goes where the current one is: a new key on its token, a new PFX
+    beside its file (or at ``out``), or into the store."""
+    from . import certgen
+    from .credentials import StoreThumbprint
+
     source = profile.credential
-    if isinstance(source, PfxBase64Env) and not out:
-        raise ConfigurationError(
-            f"Profile '{profile.name}' reads its certificate from ${source.pfx_base64_env}, so "
-            "there is no folder to put the new one in.",
-            hint="Pass --out NEW.pfx; the profile will then use that file.")
-    on_token = isinstance(source, Pkcs11Key)
-    if on_token and (csr or complete or out or password_env or password_file or no_password):
-        raise ConfigurationError(
-            f"Profile '{profile.name}' uses a key on a PKCS#11 token: the new key is generated "
-            "on that token, so --out, --csr, --complete and the PFX password options do not "
-            "apply.", hint=f"Run 'az entracert cert rotate --profile {profile.name}' without "
-                           "them.")
-    typed = {}
-
-    def remembering(text):  # the new PFX gets the password typed for the current one
-        typed["password"] = prompt(text)
-        return typed["password"]
-
-    # A PIN typed now is used once: ``current`` keeps its session logged in for the rotation.
-    current = tokens.load_profile_certificate(
-        profile, prompt=remembering if prompt and not on_token else prompt)
-    if not (csr or complete or _self_signed(current.certificate)):
-        raise ConfigurationError(
-            f"The certificate {current.thumbprint} of profile '{profile.name}' was issued by "
-            f"'{current.certificate.issuer.rfc4514_string()}'; a rotation here would replace it "
-            "with a self-signed one.",
-            hint=f"Ask your CA for the new one: run 'az entracert cert rotate --profile "
-                 f"{profile.name} --csr', have the request signed, then run 'az entracert cert "
-                 f"rotate --profile {profile.name} --complete --cert SIGNED.crt'.")
+    _check_options(profile, out=out, csr=csr, complete=complete,
+                   password_options=password_env or password_file or no_password)
+    current, typed = _load_current(profile, prompt)
+    if not (csr or complete):
+        _check_self_signed(profile, current)
     # A store-backed profile's new certificate goes into the store too (unless --out says
     # where else); the CA path needs files the user hands to the CA, so it keeps using --out.
     in_store = isinstance(source, StoreThumbprint)
@@ -126,19 +100,99 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
             "key and the request.", hint="Pass --out NEW.pfx.")
     stored = in_store and not (out or complete)
     password = None
-    if not on_token:  # a PFX, protected like the current one unless told otherwise
+    if not source.on_device:  # a PFX, protected like the current one unless told otherwise
         if not (password_env or password_file or no_password):
             like = source.entry() if in_store else source
             password_env, password_file = like.password_env, like.password_file
-        password = password_source(env=password_env, file=password_file, no_password=no_password
-                                   ).get(purpose="password for the new PFX")
-        if password is None and not no_password and typed.get("password"):
-            password = typed["password"].encode("utf-8")
-        if password == b"":
-            raise ConfigurationError("The password for the new PFX is empty.",
-                                     hint="Give a non-empty password, or pass --no-password.")
+        password = _new_password(password_env, password_file, no_password=no_password,
+                                 typed=typed)
     object_id, old_key_id = _application_facts(profile, current, graph=graph,
                                                directory=directory, need_key_id=not keep_old)
+    subject, sans, days, key_size = _new_certificate(current, subject=subject, sans=sans,
+                                                     days=days, key_size=key_size)
+    if source.on_device:
+        new_source = relabelled(source, _next_label(source, prompt))
+    else:
+        new_source = _new_file(source, out=out, stored=stored, password_env=password_env,
+                               password_file=password_file)
+    plan = Plan(profile, current, object_id, old_key_id, subject, sans, days, key_size, keep_old,
+                new_source, password, stored=stored, complete=complete, csr=csr)
+    if csr:
+        for path in _csr_paths(plan.out).values():
+            certgen.check_writable(path)
+    return plan
+
+
+def _check_options(profile, *, out, csr, complete, password_options):
+    """What the command line combined, checked against each other and the profile's kind."""
+    from .credentials import PfxBase64Env
+
+    source = profile.credential
+    if csr and complete:
+        raise ConfigurationError("--csr and --complete are two separate runs.",
+                                 hint="Run --csr first; --complete once the CA signed it.")
+    if isinstance(source, PfxBase64Env) and not out:
+        raise ConfigurationError(
+            f"Profile '{profile.name}' reads its certificate from ${source.pfx_base64_env}, so "
+            "there is no folder to put the new one in.",
+            hint="Pass --out NEW.pfx; the profile will then use that file.")
+    if source.on_device and (csr or complete or out or password_options):
+        raise ConfigurationError(
+            f"Profile '{profile.name}' uses a key on a PKCS#11 token: the new key is generated "
+            "on that token, so --out, --csr, --complete and the PFX password options do not "
+            "apply.", hint=f"Run 'az entracert cert rotate --profile {profile.name}' without "
+                           "them.")
+
+
+def _load_current(profile, prompt):
+    """The current certificate with its key, and the password typed for it (None if none was):
+    the new PFX gets that password. A PIN typed now is used once and not returned: ``current``
+    keeps its session logged in for the rotation."""
+    from . import tokens
+
+    typed = {}
+
+    def remembering(text):
+        typed["password"] = prompt(text)
+        return typed["password"]
+
+    current = tokens.load_profile_certificate(
+        profile, prompt=remembering if prompt and not profile.credential.on_device else prompt)
+    return current, typed.get("password")
+
+
+def _check_self_signed(profile, current):
+    """A CA-issued certificate is renewed by its CA (``--csr``), never replaced here."""
+    if not _self_signed(current.certificate):
+        raise ConfigurationError(
+            f"The certificate {current.thumbprint} of profile '{profile.name}' was issued by "
+            f"'{current.certificate.issuer.rfc4514_string()}'; a rotation here would replace it "
+            "with a self-signed one.",
+            hint=f"Ask your CA for the new one: run 'az entracert cert rotate --profile "
+                 f"{profile.name} --csr', have the request signed, then run 'az entracert cert "
+                 f"rotate --profile {profile.name} --complete --cert SIGNED.crt'.")
+
+
+def _new_password(password_env, password_file, *, no_password, typed):
+    """The new PFX's password, read now from its source, else the one ``typed`` for the current
+    certificate (None: no password)."""
+    from .secrets import password_source
+
+    password = password_source(env=password_env, file=password_file, no_password=no_password
+                               ).get(purpose="password for the new PFX")
+    if password is None and not no_password and typed:
+        password = typed.encode("utf-8")
+    if password == b"":
+        raise ConfigurationError("The password for the new PFX is empty.",
+                                 hint="Give a non-empty password, or pass --no-password.")
+    return password
+
+
+def _new_certificate(current, *, subject, sans, days, key_size):
+    """The new certificate's subject, SANs, lifetime (days) and key size: those given, else
+    the current certificate's (a key size we do not generate becomes 2048)."""
+    from . import certgen, certs
+
     _, current_bits = certs.key_description(current.certificate)
     key_size = int(key_size or (current_bits if current_bits in certgen.KEY_SIZES else 2048))
     lifetime = current.certificate.not_valid_after_utc - current.certificate.not_valid_before_utc
@@ -150,26 +204,26 @@ def plan_rotation(profile, *, days, key_size, subject, sans, out, password_env, 
     sans = tuple(sans) if sans is not None else tuple(certs.subject_alt_names(current.certificate))
     for san in sans:
         certgen.parse_san(san)
-    if on_token:
-        new_source = relabelled(source, _next_label(source, prompt))
-    else:
-        out = (None if stored else Path(out).expanduser().resolve() if out
-               else _next_to(source.certificate))
-        if out and out.suffix.lower() not in (".pfx", ".p12"):
-            raise ConfigurationError(f"The output '{out}' should end in .pfx or .p12.",
-                                     hint="Name the file e.g. --out my-app.pfx.")
-        if out:
-            certgen.check_bundle_writable(out)
-        new_source = CertificateFile(
-            certificate=out and str(out), password_env=password_env,
-            password_file=str(Path(password_file).expanduser().resolve()) if password_file
-            else None)
-    plan = Plan(profile, current, object_id, old_key_id, subject, sans, days, key_size, keep_old,
-                new_source, password, stored=stored, complete=complete, csr=csr)
-    if csr:
-        for path in _csr_paths(plan.out).values():
-            certgen.check_writable(path)
-    return plan
+    return subject, sans, days, key_size
+
+
+def _new_file(source, *, out, stored, password_env, password_file):
+    """The new PFX (``out``, else dated beside the current file; none yet for the store) with
+    its password source, as a ``CertificateFile``."""
+    from . import certgen
+    from .credentials import CertificateFile
+
+    out = (None if stored else Path(out).expanduser().resolve() if out
+           else _next_to(source.certificate))
+    if out and out.suffix.lower() not in (".pfx", ".p12"):
+        raise ConfigurationError(f"The output '{out}' should end in .pfx or .p12.",
+                                 hint="Name the file e.g. --out my-app.pfx.")
+    if out:
+        certgen.check_bundle_writable(out)
+    return CertificateFile(
+        certificate=out and str(out), password_env=password_env,
+        password_file=str(Path(password_file).expanduser().resolve()) if password_file
+        else None)
 
 
 def _application_facts(profile, current, *, graph, directory, need_key_id):

@@ -332,22 +332,15 @@ def load_profile_certificate(profile, *, prompt=None, now=None):
 def _password_hint(profile, credential, exc):
     """A missing password (or a token's PIN), pointed at the profile option that names its
     source."""
-    from .credentials import Pkcs11Key
-
-    key_file = getattr(credential, "key_file", None)
-    about_key = bool(key_file and exc.path and Path(exc.path) == Path(key_file))
-    own = credential.pin() if isinstance(credential, Pkcs11Key) else \
-        credential.key_password() if about_key else credential.password()
+    own, (env_option, file_option) = credential.unlocking(exc.path)
     if own is not None and own.given:
         return exc  # the profile's own source failed: the message names it
     # Not "--password-env VAR": on 'cert rotate' that option is the new PFX's password.
-    option = "--pin-env VAR' (or --pin-file FILE)" if isinstance(credential, Pkcs11Key) else \
-        "--key-password-env VAR' (or --key-password-file FILE)" if about_key else \
-        "--password-env VAR' (or --password-file FILE)"
     return PasswordError(
         exc.message, path=exc.path,
         hint=f"Keep the password's source in the profile: 'az entracert profile update --name "
-             f"{profile.name} {option}, or run in a terminal to be prompted.")
+             f"{profile.name} {env_option} VAR' (or {file_option} FILE), or run in a terminal "
+             "to be prompted.")
 
 
 def _unreadable_certificate(profile, exc):

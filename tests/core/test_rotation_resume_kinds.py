@@ -219,3 +219,31 @@ def test_a_rotation_killed_while_graph_refused_addkey_is_cleaned_up_and_done_afr
                                  profile.credential.pin(None)) as session:
             on_it = pkcs11.find_certificate(session, profile.pkcs11_key)
         assert on_it.fingerprint(hashes.SHA1()).hex().upper() == profile.thumbprint
+
+
+@pytest.mark.xdist_group("faults")
+def test_a_resume_whose_key_now_holds_another_certificate_names_the_key(on_token, emulator):
+    """The pending key's certificate was replaced on the token meanwhile: the resume stops and
+    names the key (there is no file to name), and what to do."""
+    from pkcs11 import Attribute, ObjectClass
+
+    from azext_entracert.core import pkcs11
+    from azext_entracert.core.errors import ConfigurationError
+
+    emulator.add_fault("/addKey", delay=3)
+    pending = _kill_during_addkey(on_token)
+    label = pending["tokenKey"]
+    source = on_token.store.get("app").credential
+    with pkcs11.open_session(source.pkcs11_module, HSM_TOKEN, source.pin(None),
+                             write=True) as session:
+        for old in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
+                                        Attribute.LABEL: label}):
+            old.destroy()
+        key = pkcs11.find_key(session, label)
+        other = certgen.build_certificate(subject=certgen.parse_subject("CN=other"),
+                                          public_key=key.public_key(), signing_key=key, days=5)
+        pkcs11.store_certificate(session, key, other)
+    with pytest.raises(ConfigurationError, match=f"The key '{label}' of the unfinished "
+                                                 "rotation of profile 'app' now holds") as err:
+        _rotate(on_token)
+    assert "Put the rotation's certificate back" in err.value.hint
