@@ -239,18 +239,15 @@ def audit_list(profile=None, since=None, limit=None):
 # --- Helpers ----------------------------------------------------------------------------------
 
 def _shown(profile, default):
-    """A profile as the commands print it: camelCase, names of password sources, never values."""
+    """A profile as the commands print it: camelCase, names of password sources, never values;
+    every credential field, so that a profile of any kind shows where its key comes from."""
+    from .core.credentials import FIELDS
+
+    recorded = profile.to_dict()
     return {
         "name": profile.name, "tenant": profile.tenant, "clientId": profile.client_id,
-        "certificate": profile.certificate, "pfxBase64Env": profile.pfx_base64_env,
-        "passwordEnv": profile.password_env, "passwordFile": profile.password_file,
-        "keyFile": profile.key_file, "keyPasswordEnv": profile.key_password_env,
-        "keyPasswordFile": profile.key_password_file,
-        "clientSecretEnv": profile.client_secret_env,
-        "clientSecretFile": profile.client_secret_file,
-        "storeThumbprint": profile.store_thumbprint, "pkcs11Module": profile.pkcs11_module,
-        "pkcs11Token": profile.pkcs11_token, "pkcs11Key": profile.pkcs11_key,
-        "pkcs11Uri": profile.pkcs11_uri, "pinEnv": profile.pin_env, "pinFile": profile.pin_file,
+        "credentialKind": profile.credential.kind,
+        **{_camel(field): recorded.get(field) for field in FIELDS},
         "thumbprint": profile.thumbprint,
         "thumbprintSha256": profile.thumbprint_sha256,
         "serial": profile.serial, "notAfter": profile.not_after, "scopes": list(profile.scopes),
@@ -259,6 +256,12 @@ def _shown(profile, default):
         "caBundle": profile.ca_bundle, "sendChain": profile.send_chain,
         "legacySha1": profile.legacy_sha1, "isDefault": profile.name == default,
     }
+
+
+def _camel(name):
+    """``key_password_env`` as ``keyPasswordEnv``."""
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
 
 
 def _certificate_source(certificate, pfx_base64_env, thumbprint=None, client_secret_env=None,

@@ -156,6 +156,7 @@ def test_a_token_profile_rotates_to_a_new_dated_key_and_the_old_key_leaves_the_t
     shown = kinds_az("entracert", "profile", "show", "--name", "hsm").out
     assert (shown["pkcs11Key"], shown["thumbprint"], shown["pinEnv"]) == (new_label, new,
                                                                           "HSM_PIN")
+    assert shown["credentialKind"] == "pkcs11-key"
     assert _registered(emulator, on_token.app_id) == [new]  # exactly one key: the new one
     _signs_in_with(kinds_az, emulator, on_token, new)
     # The old key pair and its certificate left the token; the new ones are all there is.
