@@ -42,11 +42,31 @@ class _State:
         self.config = None  # EntraConfig, set at session start
         self.shared = None  # SharedEmulator (or AttachedEmulator), in the controller
         self.emulator_info = None
-        self.emulator = None  # this process's EntraEmulator, once made: scoped to each test
+        self._emulator = None
         self._redactor = redactor  # made before capturing starts under --capture=tee-sys
         self.header = None  # the report header's line, when the config alone cannot say it
         self.run_dir = None  # the RunMemo's folder, the same in every process of the run
         self._memo = None
+        if redactor is not None:
+            self._hook_in()
+
+    def _hook_in(self):
+        """Register ``_RunHooks`` once there is an emulator to reset or a token to scrub: until
+        then they would do nothing, and a run that never has either is spared pytest's scan of
+        them and their calls around every test."""
+        if not self._pluginmanager.has_plugin("entracert-run"):
+            self._pluginmanager.register(_RunHooks(self), "entracert-run")
+
+    @property
+    def emulator(self):
+        """This process's ``EntraEmulator``, once made: scoped to each test."""
+        return self._emulator
+
+    @emulator.setter
+    def emulator(self, emulator):
+        self._emulator = emulator
+        if emulator is not None:
+            self._hook_in()
 
     def resolved(self):
         """The run's ``EntraConfig`` with its identity resolved, which the first fixture that
@@ -73,6 +93,7 @@ class _State:
             reporter = self._pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 self._redactor.wrap_writer(reporter._tw)
+            self._hook_in()
         return self._redactor
 
 
@@ -110,7 +131,6 @@ def pytest_configure(config):
                                           capture_off=config.getoption("capture") == "no",
                                           redactor=config.stash.get(_EARLY_REDACTOR, None),
                                           pluginmanager=config.pluginmanager)
-    config.pluginmanager.register(_RunHooks(state), "entracert-run")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "entracert-xdist")
 
@@ -215,7 +235,8 @@ def _resolve_identity(settings, entra):
     token."""
     from azext_entracert.core.errors import EntraCertError
 
-    from .config import EXPLICIT_PROFILE, explain
+    from .config import EXPLICIT_PROFILE
+    from .reasons import explain
 
     try:
         profile = resolve_identity(settings)
@@ -296,7 +317,8 @@ def pytest_report_header(config):
 
 
 class _RunHooks:
-    """Hooks that need this run's state (pytest passes them no ``config``)."""
+    """Hooks that need this run's state (pytest passes them no ``config``), registered by
+    ``_State._hook_in`` when there is an emulator or a token scrubber."""
 
     def __init__(self, state):
         self._state = state

@@ -222,30 +222,31 @@ class EntraTokenFactory:
         return token
 
     def explain(self, error, profile=None, **identity):
-        """The core's error in words that name real things (see ``config.explain``): a hint to
+        """The core's error in words that name real things (see ``reasons.explain``): a hint to
         run 'az entracert ... --profile NAME' fits a stored profile only, so for the identity
         made from the settings, one given by ``client_id=``/``certificate=`` and an emulator
         application it names the setting, argument or emulator call to change instead."""
-        from . import config
+        from . import reasons
+        from .config import EXPLICIT_PROFILE
         from .emulator import EmulatorApplication
 
         if identity:
-            return config.explain(error, GIVEN_IDENTITY, hints=config.ARGUMENT_HINTS,
-                                  called=f"the identity of client id {identity.get('client_id')}",
-                                  emulated=self.config.mode == "emulator")
+            return reasons.explain(error, GIVEN_IDENTITY, hints=reasons.ARGUMENT_HINTS,
+                                   called=f"the identity of client id {identity.get('client_id')}",
+                                   emulated=self.config.mode == "emulator")
         if isinstance(profile, EmulatorApplication):
-            return config.explain(error, profile["displayName"], hints=config.EMULATOR_HINTS,
-                                  called=f"the emulator application '{profile['displayName']}'",
-                                  emulated=True)
+            return reasons.explain(error, profile["displayName"], hints=reasons.EMULATOR_HINTS,
+                                   called=f"the emulator application '{profile['displayName']}'",
+                                   emulated=True)
         configured = self.config.profile
         if profile is not None or configured is None:  # a stored profile, or a core Profile
-            return config.explain(error)
+            return reasons.explain(error)
         if self.config.mode == "emulator":
-            return config.explain(error, configured.name, hints=config.EMULATOR_HINTS,
-                                  called="the emulator's test application", emulated=True)
-        if configured.name == config.EXPLICIT_PROFILE:
-            return config.explain(error, configured.name)
-        return config.explain(error)
+            return reasons.explain(error, configured.name, hints=reasons.EMULATOR_HINTS,
+                                   called="the emulator's test application", emulated=True)
+        if configured.name == EXPLICIT_PROFILE:
+            return reasons.explain(error, configured.name)
+        return reasons.explain(error)
 
     def __repr__(self):
         return (f"EntraTokenFactory(mode={self.config.mode!r}, client_id={self.config.client_id!r},"

@@ -2,16 +2,24 @@
 
     .venv/bin/python scripts/bench_plugin_startup.py [RUNS]
 
-Runs a one-test suite alternately with ``-p no:entracert`` and with the plugin, in fresh
-interpreters, and prints the medians of their CPU time and the difference (the budget is 20 ms)
-in three configurations: nothing configured (an empty Azure CLI folder, no ``AZURE_*`` identity
+Runs a one-test suite with ``-p no:entracert`` and with the plugin, in fresh interpreters, in
+pairs (the order alternating, so that neither side is always second), and prints the medians of
+their CPU time and of the paired differences (the cost; the budget is 20 ms) in three
+configurations: nothing configured (an empty Azure CLI folder, no ``AZURE_*`` identity
 variables), a default ``az entracert`` profile, and an identity in azure-identity's environment
 variables (tenant, client id, certificate path). The interquartile spreads printed say how noisy
-the medians were. Modules run from cached bytecode, as an installed package's do (a cache folder
-of the benchmark's own, filled by one warm-up run): compiling the plugin's source at every start
-is no cost a user pays, and under ``PYTHONDONTWRITEBYTECODE`` it would be most of what we measure.
+the medians were.
+
+The CPU time counted is a pytest run's from ``pytest.console_main()`` to the interpreter's exit,
+its shutdown included: the interpreter's start and ``import pytest``, which load no plugin and
+are the same with it or without, are left out. They are half of the process's CPU time, and
+on a shared machine would only add their noise to the differences. Modules run from cached
+bytecode, as an installed package's do (a cache folder of the benchmark's own, filled by one
+warm-up run): compiling the plugin's source at every start is no cost a user pays, and under
+``PYTHONDONTWRITEBYTECODE`` it would be most of what we measure.
 """
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -24,22 +32,39 @@ IDENTITY_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIF
                       "ENTRACERT_CA_BUNDLE", "PYTEST_ADDOPTS")
 TENANT = "11111111-1111-1111-1111-111111111111"
 CLIENT = "44444444-4444-4444-4444-444444444444"
+START = "entracert-bench-start"
+# ``python -m pytest``, but saying first how much CPU time the interpreter has used to get there.
+PYTEST = ("import sys, time, pytest\n"
+          f"sys.stderr.write(f'{START} {{time.process_time()!r}}\\n')\n"
+          "raise SystemExit(pytest.console_main())")
 
 
 def measure(folder, env, runs):
     """``{"without": (median, spread), "with": ..., "cost": ...}`` in ms: the cost is the median
-    of the differences of adjacent pairs of runs, which moves less with the machine's load than
-    the difference of the two medians; spreads are interquartile ranges."""
-    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    of the differences of the two runs of each pair, which moves less with the machine's load
+    than the difference of the two medians; spreads are interquartile ranges."""
+    base = [sys.executable, "-c", PYTEST, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
     subprocess.run(base, cwd=folder, env=env, capture_output=True, check=True)  # warm-up
     timings = {"without": [], "with": []}
-    for _ in range(runs):
-        for name, extra in (("without", ["-p", "no:entracert"]), ("with", [])):
-            start = _children_cpu()
-            subprocess.run(base + extra, cwd=folder, env=env, capture_output=True, check=True)
-            timings[name].append((_children_cpu() - start) * 1000)
+    cases = (("without", ["-p", "no:entracert"]), ("with", []))
+    for pair in range(runs):
+        for name, extra in cases[::-1] if pair % 2 else cases:
+            timings[name].append(_pytest_cpu(base + extra, folder, env))
     timings["cost"] = [w - wo for w, wo in zip(timings["with"], timings["without"], strict=True)]
     return {name: (statistics.median(values), _spread(values)) for name, values in timings.items()}
+
+
+def _pytest_cpu(command, folder, env):
+    """CPU milliseconds (user + system) of one pytest run, from ``console_main()`` to exit: the
+    child's whole CPU time, which its parent learns when it ends, less what it reports having
+    used before pytest starts. CPU time, unlike wall-clock time, is barely moved by other work
+    on the machine (a test run next door easily adds 100 ms of waiting)."""
+    before = _children_cpu()
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
+                          check=True)
+    whole = _children_cpu() - before
+    started = float(re.search(rf"^{START} (\S+)$", done.stderr, re.MULTILINE).group(1))
+    return (whole - started) * 1000
 
 
 def _spread(values):
@@ -48,8 +73,6 @@ def _spread(values):
 
 
 def _children_cpu():
-    """CPU seconds (user + system) of finished child processes: unlike wall-clock time, barely
-    moved by other work on the machine (a test run next door easily adds 100 ms of waiting)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -76,7 +99,11 @@ def add_default_profile(config_dir, pem):
 
 
 def main(runs=30):
-    folder = Path(tempfile.mkdtemp(prefix="entracert-bench-"))
+    with tempfile.TemporaryDirectory(prefix="entracert-bench-") as temporary:
+        measure_all(Path(temporary), runs)
+
+
+def measure_all(folder, runs):
     (folder / "test_plain.py").write_text("def test_plain():\n    pass\n")
     pem = write_certificate(folder)
     for case in ("nothing configured", "a default az entracert profile",

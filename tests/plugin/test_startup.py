@@ -65,6 +65,37 @@ def test_a_configured_identity_is_loaded_only_when_a_test_needs_a_token(
     assert [m for m in json.loads(modules.read_text()) if m.split(".")[0] in HEAVY] == []
 
 
+
+@pytest.mark.parametrize("configured", ["nothing", "an identity in the environment"])
+def test_an_unused_plugin_loads_and_registers_only_what_start_up_needs(
+        pytester, run, tmp_path, monkeypatch, certificate_pem, configured):
+    """pytest scans every registered plugin for hooks and fixtures and calls its hooks around
+    every test: until a run has an emulator or issues a token, the plugin's per-run hooks
+    (scrubbing, emulator resets) would do nothing, so they are not registered; and the modules
+    that explain errors, make tokens or scrub output are not imported."""
+    if configured != "nothing":
+        monkeypatch.setenv("AZURE_TENANT_ID", TENANT)
+        monkeypatch.setenv("AZURE_CLIENT_ID", CLIENT)
+        monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", str(certificate_pem))
+    seen = tmp_path / "seen.json"
+    pytester.makeconftest(f'''
+        import json, sys
+
+        def pytest_unconfigure(config):
+            with open({str(seen)!r}, "w") as handle:
+                json.dump({{
+                    "modules": sorted(m for m in sys.modules if m.startswith("pytest_entracert")),
+                    "plugins": sorted(name for name, _ in config.pluginmanager.list_name_plugin()
+                                      if str(name).startswith("entracert"))}}, handle)
+    ''')
+    pytester.makepyfile("def test_plain(): pass")
+    result = run("-p", "no:xdist", subprocess=True)
+    result.assert_outcomes(passed=1)
+    assert json.loads(seen.read_text()) == {
+        "modules": ["pytest_entracert", "pytest_entracert.config", "pytest_entracert.hooks",
+                    "pytest_entracert.plugin"],
+        "plugins": ["entracert"]}
+
 def test_collect_only_never_starts_the_emulator(pytester, run, tmp_path):
     modules = tmp_path / "modules.json"
     record_modules(pytester, modules)
