@@ -215,3 +215,19 @@ def softhsm(tmp_path_factory):
         subprocess.run([util, "--init-token", "--free", "--label", HSM_TOKEN, "--pin", HSM_PIN,
                         "--so-pin", HSM_SO_PIN], check=True, capture_output=True)
         yield module
+
+
+def key_on_token(emulator, module, name, *, pin_env):
+    """A new RSA key pair labelled ``<name>-k<8 hex digits>`` on the SoftHSM2 token (its PIN in
+    the variable ``pin_env``, which the caller sets), its self-signed certificate registered on
+    an application of its own: ``(Pkcs11Key, application)``."""
+    import uuid
+
+    from azext_entracert.core import certgen, pkcs11
+    from azext_entracert.core.credentials import Pkcs11Key
+
+    label = f"{name}-k{uuid.uuid4().hex[:8]}"
+    source = Pkcs11Key(pkcs11_module=module, pkcs11_token=HSM_TOKEN, pkcs11_key=label,
+                       pin_env=pin_env)
+    certificate = pkcs11.create_on_token(source, certgen.parse_subject(f"CN={label}"), days=30)
+    return source, emulator.create_application(label, certificates=[certificate])

@@ -11,11 +11,10 @@ import os
 import re
 import subprocess
 import time
-import uuid
 from types import SimpleNamespace
 
 import pytest
-from conftest import HSM_PIN, HSM_TOKEN
+from conftest import HSM_PIN, HSM_TOKEN, key_on_token
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -48,15 +47,11 @@ def kinds_az(az, tmp_path, emulator):
 @pytest.fixture
 def on_token(kinds_az, emulator, softhsm, monkeypatch):
     """Profile 'hsm' on a key generated on the token, its certificate registered."""
-    from azext_entracert.core import certgen, pkcs11
-    from azext_entracert.core.credentials import Pkcs11Key
+    from azext_entracert.core import pkcs11
 
     monkeypatch.setenv("HSM_PIN", HSM_PIN)
-    label = f"az-rot-k{uuid.uuid4().hex[:8]}"  # never ends like a date (-YYYYMMDD)
-    source = Pkcs11Key(pkcs11_module=softhsm, pkcs11_token=HSM_TOKEN, pkcs11_key=label,
-                       pin_env="HSM_PIN")
-    certificate = pkcs11.create_on_token(source, certgen.parse_subject(f"CN={label}"), days=30)
-    app = emulator.create_application(label, certificates=[certificate])
+    source, app = key_on_token(emulator, softhsm, "az-rot", pin_env="HSM_PIN")
+    label = source.pkcs11_key
     env = {"SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"], "HSM_PIN": HSM_PIN}
     shown = create_profile(kinds_az, emulator, "hsm", app["appId"], "--pkcs11-module", softhsm,
                            "--pkcs11-token", HSM_TOKEN, "--pkcs11-key", label, "--pin-env",

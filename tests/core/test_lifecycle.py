@@ -495,20 +495,15 @@ def test_rotate_a_key_on_a_pkcs11_token(world, emulator, softhsm, monkeypatch):
     """A profile on a token gets a new key generated there under a dated label (its certificate
     signed and stored on the token, addKey's proof signed by the old key in the token); after
     removeKey the old key pair and certificate are gone from the token, with keep_old they stay."""
-    import uuid
 
-    from conftest import HSM_PIN, HSM_TOKEN
+    from conftest import HSM_PIN, key_on_token
 
-    from azext_entracert.core import certgen, pkcs11
-    from azext_entracert.core.credentials import Pkcs11Key
+    from azext_entracert.core import pkcs11
     from azext_entracert.core.times import utc_now
 
     monkeypatch.setenv("LC_HSM_PIN", HSM_PIN)
-    label = f"rot-k{uuid.uuid4().hex[:8]}"  # never ends like a date (-YYYYMMDD)
-    source = Pkcs11Key(pkcs11_module=softhsm, pkcs11_token=HSM_TOKEN, pkcs11_key=label,
-                       pin_env="LC_HSM_PIN")
-    certificate = pkcs11.create_on_token(source, certgen.parse_subject(f"CN={label}"), days=30)
-    app = emulator.create_application(label, certificates=[certificate])
+    source, app = key_on_token(emulator, softhsm, "rot", pin_env="LC_HSM_PIN")
+    label = source.pkcs11_key
     world.store.add(profiles.new_profile(
         "hsm", tenant=emulator.tenant_id, client_id=app["appId"], credential=source,
         authority_host=emulator.authority_host, ca_bundle=emulator.ca_bundle))

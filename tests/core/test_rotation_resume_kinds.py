@@ -10,14 +10,13 @@ import dataclasses
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
-from conftest import HSM_PIN, HSM_TOKEN
+from conftest import HSM_PIN, HSM_TOKEN, key_on_token
 from cryptography.hazmat.primitives import hashes
 
 from azext_entracert.core import certgen, certs, lifecycle, profiles, tokens
-from azext_entracert.core.credentials import Pkcs11Key, StoreThumbprint
+from azext_entracert.core.credentials import StoreThumbprint
 from azext_entracert.core.rotation import rotate
 
 STORE_PASSWORD = "resume store pfx"
@@ -73,11 +72,8 @@ def on_token(base, softhsm, emulator, tmp_path, monkeypatch):
     from azext_entracert.core import pkcs11
 
     monkeypatch.setenv("RK_HSM_PIN", HSM_PIN)
-    label = f"resume-k{uuid.uuid4().hex[:8]}"  # never ends like a date (-YYYYMMDD)
-    source = Pkcs11Key(pkcs11_module=softhsm, pkcs11_token=HSM_TOKEN, pkcs11_key=label,
-                       pin_env="RK_HSM_PIN")
-    certificate = pkcs11.create_on_token(source, certgen.parse_subject(f"CN={label}"), days=30)
-    app = emulator.create_application(label, certificates=[certificate])
+    source, app = key_on_token(emulator, softhsm, "resume", pin_env="RK_HSM_PIN")
+    label = source.pkcs11_key
     store, graph = base
     store.add(_profile("app", app["appId"], emulator, credential=source))
 
